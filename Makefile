@@ -1,0 +1,141 @@
+# s2sd - XMPP server-to-server federation connection manager.
+#
+#   make            build s2sd and s2sctl into build/
+#   make check      install missing packages, build, run every test (plain and
+#                   ASan+UBSan builds), check the sample configuration
+#   make run        install missing packages, build, run s2sd on etc/ in the foreground
+#   make fuzz       build the libFuzzer targets with clang into build-fuzz/
+#   make install    PREFIX (/usr/local) and DESTDIR are honoured
+#
+# Every .c under the module directories goes into one static library; the
+# programs and each tests/check_<name>.c link against it. A new module needs no
+# change here. A test that needs extra sources (fakes) names them in
+# tests/<name>.mk as EXTRA_check_<name> = tests/fake/....c
+
+BUILD    ?= build
+SAN      ?= 0
+FUZZ     ?= 0
+CC       ?= gcc
+PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+SYSCONFDIR ?= $(PREFIX)/etc
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+
+PKGS     := libuv libcares gnutls expat libsasl2 libidn inih
+MODDIRS  := cm xmpp dns tls s2s router policy
+PROGS    := cm/main.c cm/s2sctl.c
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c17 -D_GNU_SOURCE $(WARN) -I. \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+ifeq ($(SAN),1)
+CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all -DS2SD_SANITIZE=1
+LDFLAGS  += -fsanitize=address,undefined
+endif
+ifeq ($(FUZZ),1)
+CC       := clang
+CFLAGS   += -O1 -fsanitize=fuzzer-no-link,address,undefined \
+            -fno-omit-frame-pointer -DS2SD_FUZZ=1
+LDFLAGS  += -fsanitize=fuzzer,address,undefined
+endif
+
+LIB_SRCS := $(filter-out $(PROGS),$(wildcard $(addsuffix /*.c,$(MODDIRS))))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libs2sd.a
+TESTLIB_SRCS := $(wildcard tests/lib/*.c)
+TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_SRCS := $(wildcard tests/check_*.c)
+TESTS    := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+BENCH_SRCS := $(wildcard bench/bench_*.c)
+BENCHES  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+-include $(wildcard tests/*.mk)
+
+.PHONY: all tests check check-unit check-asan run fuzz install deps clean bench
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/s2sd $(BUILD)/s2sctl
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/s2sd: $(BUILD)/obj/cm/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/s2sctl: $(BUILD)/obj/cm/s2sctl.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(TESTS)
+
+.SECONDEXPANSION:
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o \
+		$$(patsubst %.c,$(BUILD)/obj/%.o,$$(EXTRA_$$*)) $(TESTLIB_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TESTLIB_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Benchmarks: every bench/bench_<name> program, run by scripts/run-bench.sh.
+bench: deps all $(BENCHES)
+	sh scripts/run-bench.sh $(BUILD)
+
+deps:
+	@sh scripts/deps.sh scripts/packages.txt
+
+# The unit and integration tests run twice: optimised, then under ASan+UBSan.
+check: deps
+	$(MAKE) check-unit
+	$(MAKE) check-asan
+	./build/s2sd -n -c etc/s2sd.conf
+	@echo "check: all passed"
+
+check-unit: all tests
+	sh scripts/run-tests.sh $(BUILD)
+
+check-asan:
+	$(MAKE) BUILD=build-asan SAN=1 all tests
+	sh scripts/run-tests.sh build-asan
+
+run: deps all
+	sh scripts/run-sample.sh $(BUILD)
+
+fuzz:
+	@sh scripts/deps.sh scripts/packages-fuzz.txt
+	$(MAKE) BUILD=build-fuzz FUZZ=1 fuzzers
+
+.PHONY: fuzzers
+fuzzers: $(FUZZERS)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/s2sd
+	install -m 755 $(BUILD)/s2sd $(BUILD)/s2sctl $(DESTDIR)$(SBINDIR)/
+	for f in etc/s2sd.conf etc/policy etc/directory; do \
+		[ -e $(DESTDIR)$(SYSCONFDIR)/s2sd/$${f#etc/} ] || \
+		install -m 644 $$f $(DESTDIR)$(SYSCONFDIR)/s2sd/; done
+	if [ -e etc/s2sd.service ]; then install -d $(DESTDIR)$(UNITDIR) && \
+		install -m 644 etc/s2sd.service $(DESTDIR)$(UNITDIR)/; fi
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(LIB_OBJS:.o=.d) $(TESTLIB_OBJS:.o=.d) $(TESTS:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
