@@ -73,6 +73,9 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/obj/cm/main.o: CFLAGS += \
+	-DS2SD_CONFIG_DEFAULT='"$(SYSCONFDIR)/s2sd/s2sd.conf"'
+
 $(BUILD)/s2sd: $(BUILD)/obj/cm/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -221,6 +221,7 @@ util_buf_steal(struct util_buf *b, size_t *len)
 	char *p;
 
 	util_buf_reserve(b, 0);
+	b->data[b->len] = '\0';   /* also when nothing was ever appended */
 	p = b->data;
 	if (len != NULL)
 		*len = b->len;

@@ -122,6 +122,11 @@ START_TEST(test_buf)
 	ck_assert_ptr_null(b.data);
 	free(s);
 	util_buf_free(&b);
+	/* A buffer that never got data steals as "", not garbage. */
+	s = util_buf_steal(&b, &len);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_str_eq(s, "");
+	free(s);
 }
 END_TEST
 

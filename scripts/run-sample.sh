@@ -1,0 +1,20 @@
+#!/bin/sh
+# make run: run s2sd in the foreground on the sample configuration in etc/,
+# with its state (dialback secret, self-signed certificate) in run/, made on
+# the first run. Ctrl-C stops it.
+set -eu
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+state="$root/run"
+mkdir -p "$state"
+chmod 700 "$state"
+if [ ! -s "$state/dialback.secret" ]; then
+	umask 077
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/dialback.secret"
+	echo "run: generated $state/dialback.secret"
+fi
+set -- -f -c "$root/etc/s2sd.conf" \
+	-o "general.state_dir=$state" \
+	-o "federation.dialback_secret_file=$state/dialback.secret"
+echo "run: $build/s2sd $*"
+exec "$root/$build/s2sd" "$@"
