@@ -18,7 +18,11 @@ FUZZ     ?= 0
 CC       ?= gcc
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+else
 SYSCONFDIR ?= $(PREFIX)/etc
+endif
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 
@@ -73,7 +77,12 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/obj/cm/main.o: CFLAGS += \
+# The programs' default config path follows SYSCONFDIR: rebuild on change.
+SYSCONF_STAMP := $(BUILD)/sysconfdir-$(subst /,_,$(SYSCONFDIR)).stamp
+$(SYSCONF_STAMP):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/sysconfdir-*.stamp && touch $@
+$(BUILD)/obj/cm/main.o $(BUILD)/obj/cm/s2sctl.o: $(SYSCONF_STAMP)
+$(BUILD)/obj/cm/main.o $(BUILD)/obj/cm/s2sctl.o: CFLAGS += \
 	-DS2SD_CONFIG_DEFAULT='"$(SYSCONFDIR)/s2sd/s2sd.conf"'
 
 $(BUILD)/s2sd: $(BUILD)/obj/cm/main.o $(LIB)

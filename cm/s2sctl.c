@@ -1,9 +1,149 @@
-/* s2sctl.c - the admin tool (filled in by the foundation work). */
+/* s2sctl.c - the s2sd admin tool.
+ *
+ * Commands that work without a running daemon read the configuration
+ * themselves (-c, default the installed s2sd.conf). Each command is one row
+ * of s2sctl_cmds[]; errors are one line on stderr and a non-zero exit. */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm/config.h"
+#include "cm/log.h"
+#include "cm/util.h"
+
+#ifndef S2SD_VERSION
+#define S2SD_VERSION "0.1.0"
+#endif
+#ifndef S2SD_CONFIG_DEFAULT
+#define S2SD_CONFIG_DEFAULT "/etc/s2sd/s2sd.conf"
+#endif
+
+struct s2sctl {
+	const char *config_path;
+	struct config *cfg;     /* loaded on demand */
+};
+
+struct s2sctl_cmd {
+	const char *name;
+	const char *args;
+	const char *help;
+	int (*run)(struct s2sctl *ctl, int argc, char **argv);
+};
+
+static const struct s2sctl_cmd s2sctl_cmds[];
+
+/* Load the configuration for a command that needs it; exits on errors. */
+static const struct config *
+s2sctl_config(struct s2sctl *ctl)
+{
+	struct util_buf errors = {0};
+
+	if (ctl->cfg != NULL)
+		return ctl->cfg;
+	if (config_load(ctl->config_path, NULL, &ctl->cfg, &errors, NULL) < 0) {
+		fprintf(stderr, "%s", errors.data != NULL ? errors.data : "");
+		fprintf(stderr, "s2sctl: configuration %s has errors\n",
+		        ctl->config_path);
+		exit(1);
+	}
+	util_buf_free(&errors);
+	return ctl->cfg;
+}
+
+static int
+s2sctl_usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: s2sctl [-c FILE] COMMAND [ARGS]\n"
+	             "  -c FILE  configuration file (default %s)\ncommands:\n",
+	        S2SD_CONFIG_DEFAULT);
+	for (i = 0; s2sctl_cmds[i].name != NULL; i++)
+		fprintf(out, "  %-10s %-22s %s\n", s2sctl_cmds[i].name,
+		        s2sctl_cmds[i].args, s2sctl_cmds[i].help);
+	return out == stdout ? 0 : 2;
+}
+
+static int
+s2sctl_cmd_help(struct s2sctl *ctl, int argc, char **argv)
+{
+	(void)ctl;
+	(void)argc;
+	(void)argv;
+	return s2sctl_usage(stdout);
+}
+
+static int
+s2sctl_cmd_version(struct s2sctl *ctl, int argc, char **argv)
+{
+	(void)ctl;
+	(void)argc;
+	(void)argv;
+	printf("s2sctl %s\n", S2SD_VERSION);
+	return 0;
+}
+
+static int
+s2sctl_cmd_config(struct s2sctl *ctl, int argc, char **argv)
+{
+	const struct config *cfg = s2sctl_config(ctl);
+	struct util_buf dump = {0};
+	const char *line, *nl;
+	int i, shown = 0;
+
+	config_dump(cfg, &dump);
+	for (line = dump.data; line != NULL && *line != '\0'; line = nl + 1) {
+		nl = strchr(line, '\n');
+		for (i = 1; i < argc; i++)
+			if (strncmp(line, argv[i], strlen(argv[i])) == 0)
+				break;
+		if (argc == 1 || i < argc) {
+			printf("%.*s\n", (int)(nl - line), line);
+			shown++;
+		}
+	}
+	util_buf_free(&dump);
+	if (argc > 1 && shown == 0) {
+		fprintf(stderr, "s2sctl: no setting matches\n");
+		return 1;
+	}
+	return 0;
+}
+
+static const struct s2sctl_cmd s2sctl_cmds[] = {
+    {"config", "[PREFIX...]", "print the effective settings (no secrets)",
+     s2sctl_cmd_config},
+    {"version", "", "print the version", s2sctl_cmd_version},
+    {"help", "", "this list", s2sctl_cmd_help},
+    {NULL, NULL, NULL, NULL},
+};
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	fprintf(stderr, "s2sctl: no commands yet\n");
-	return 1;
+	struct s2sctl ctl = {S2SD_CONFIG_DEFAULT, NULL};
+	const struct s2sctl_cmd *cmd;
+	int ch, rc;
+
+	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
+		switch (ch) {
+		case 'c': ctl.config_path = optarg; break;
+		case 'h': return s2sctl_usage(stdout);
+		default: return s2sctl_usage(stderr);
+		}
+	}
+	if (optind >= argc)
+		return s2sctl_usage(stderr);
+	for (cmd = s2sctl_cmds; cmd->name != NULL; cmd++)
+		if (strcmp(cmd->name, argv[optind]) == 0)
+			break;
+	if (cmd->name == NULL) {
+		fprintf(stderr, "s2sctl: unknown command '%s' (try s2sctl help)\n",
+		        argv[optind]);
+		return 2;
+	}
+	rc = cmd->run(&ctl, argc - optind, argv + optind);
+	config_unref(ctl.cfg);
+	return rc;
 }
