@@ -64,6 +64,8 @@ BENCHES  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 -include $(wildcard tests/*.mk)
 
+.SECONDARY:
+
 .PHONY: all tests check check-unit check-asan run fuzz install deps clean bench
 .DEFAULT_GOAL := all
 
@@ -105,7 +107,7 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TESTLIB_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 # Benchmarks: every bench/bench_<name> program, run by scripts/run-bench.sh.
 bench: deps all $(BENCHES)

@@ -10,6 +10,7 @@
 #include "cm/config_int.h"
 #include "cm/err.h"
 #include "cm/log.h"
+#include "xmpp/jid.h"
 
 void
 config__vappend(struct util_buf *b, const char *fmt, va_list ap)
@@ -41,36 +42,20 @@ config_abspath(const struct config *cfg, const char *value)
 	return xasprintf("%s/%s", cfg->dir, value);
 }
 
-/* A domain as written in the config: lower-cased, trailing dot removed, LDH
- * labels of 1-63 bytes (UTF-8 allowed for IDNs). */
+/* A domain as written in the config, prepared as JIDs prepare domains
+ * (case-folded, IDNA, trailing dot removed), so that it compares equal to the
+ * domain of any JID. */
 static int
 config_domain_norm(const char *in, char **out, char *why, size_t whylen)
 {
-	char *d = xstrdup(in), *p;
-	size_t len = strlen(d), label = 0;
+	char dom[JID_PART_MAX + 1], reason[200];
 
-	if (len > 0 && d[len - 1] == '.')
-		d[--len] = '\0';
-	for (p = d; *p != '\0'; p++) {
-		*p = (char)tolower((unsigned char)*p);
-		if (*p == '.') {
-			if (label == 0)
-				break;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)*p) && *p != '-' &&
-		    (unsigned char)*p < 0x80)
-			break;
-		if (++label > 63)
-			break;
-	}
-	if (*p != '\0' || len == 0 || label == 0 || len > 1023) {
-		snprintf(why, whylen, "'%s' is not a valid domain", in);
-		free(d);
+	if (jid_domain_prep(in, dom, sizeof(dom), reason, sizeof(reason)) < 0) {
+		snprintf(why, whylen, "'%s' is not a valid domain: %s", in,
+		         reason);
 		return -EINVAL;
 	}
-	*out = d;
+	*out = xstrdup(dom);
 	return 0;
 }
 

@@ -11,6 +11,8 @@
 #include "cm/config.h"
 #include "cm/log.h"
 #include "cm/util.h"
+#include "policy/policy.h"
+#include "xmpp/jid.h"
 
 #ifndef S2SD_VERSION
 #define S2SD_VERSION "0.1.0"
@@ -60,7 +62,7 @@ s2sctl_usage(FILE *out)
 	             "  -c FILE  configuration file (default %s)\ncommands:\n",
 	        S2SD_CONFIG_DEFAULT);
 	for (i = 0; s2sctl_cmds[i].name != NULL; i++)
-		fprintf(out, "  %-10s %-22s %s\n", s2sctl_cmds[i].name,
+		fprintf(out, "  %-8s %-32s %s\n", s2sctl_cmds[i].name,
 		        s2sctl_cmds[i].args, s2sctl_cmds[i].help);
 	return out == stdout ? 0 : 2;
 }
@@ -111,7 +113,91 @@ s2sctl_cmd_config(struct s2sctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+static int
+s2sctl_policy_print(const struct policy *p, const char *domain,
+                    enum policy_dir dir)
+{
+	struct policy_decision d;
+
+	policy_check(p, domain, dir, &d);
+	printf("%s %s: %s by '%s' (%s:%d)\n", domain, policy_dir_name(dir),
+	       d.allow ? "allow" : "deny", d.rule, d.file, d.line);
+	return d.allow ? 0 : 1;
+}
+
+static void
+s2sctl_policy_overrides(const struct policy *p, const char *domain)
+{
+	static const char *const security[] = {"none", "optional", "required"};
+	static const char *const certs[] = {"any", "valid"};
+	static const char *const yesno[] = {"no", "yes"};
+	struct policy_security s;
+
+	policy_security(p, domain, &s);
+	if (s.file == NULL)
+		return;
+	printf("%s: overrides from %s:%d:", domain, s.file, s.line);
+	if (s.security >= 0)
+		printf(" security=%s", security[s.security]);
+	if (s.certs_valid >= 0)
+		printf(" certs=%s", certs[s.certs_valid]);
+	if (s.dialback >= 0)
+		printf(" dialback=%s", yesno[s.dialback]);
+	printf("\n");
+}
+
+/* policy test DOMAIN [in|out] [-f FILE]: exit 0 when allowed (in every
+ * direction asked), 1 when denied, 2 on errors. */
+static int
+s2sctl_cmd_policy(struct s2sctl *ctl, int argc, char **argv)
+{
+	const char *file = NULL, *dirarg = NULL, *domain = NULL;
+	char dom[JID_PART_MAX + 1], why[200];
+	struct util_buf errors = {0};
+	struct policy *p = NULL;
+	int i, rc = 0;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-f") == 0 && i + 1 < argc)
+			file = argv[++i];
+		else if (domain == NULL)
+			domain = argv[i];
+		else if (dirarg == NULL)
+			dirarg = argv[i];
+		else
+			domain = NULL, i = argc;
+	}
+	if (argc < 3 || strcmp(argv[1], "test") != 0 || domain == NULL ||
+	    (dirarg != NULL && strcmp(dirarg, "in") != 0 &&
+	     strcmp(dirarg, "out") != 0)) {
+		fprintf(stderr, "usage: s2sctl policy test DOMAIN [in|out] "
+		        "[-f FILE]\n");
+		return 2;
+	}
+	if (jid_domain_prep(domain, dom, sizeof(dom), why, sizeof(why)) < 0) {
+		fprintf(stderr, "s2sctl: %s: %s\n", domain, why);
+		return 2;
+	}
+	if (file == NULL)
+		file = config_str(s2sctl_config(ctl), CONFIG_FILES_POLICY);
+	if (policy_load(file, &p, &errors) < 0) {
+		fprintf(stderr, "%s", errors.data);
+		util_buf_free(&errors);
+		return 2;
+	}
+	if (dirarg == NULL || strcmp(dirarg, "in") == 0)
+		rc |= s2sctl_policy_print(p, dom, POLICY_IN);
+	if (dirarg == NULL || strcmp(dirarg, "out") == 0)
+		rc |= s2sctl_policy_print(p, dom, POLICY_OUT);
+	s2sctl_policy_overrides(p, dom);
+	policy_unref(p);
+	return rc;
+}
+
 static const struct s2sctl_cmd s2sctl_cmds[] = {
+    {"policy", "test DOMAIN [in|out] [-f FILE]",
+     "the policy decision and the rule (file:line) that made it",
+     s2sctl_cmd_policy},
     {"config", "[PREFIX...]", "print the effective settings (no secrets)",
      s2sctl_cmd_config},
     {"version", "", "print the version", s2sctl_cmd_version},

@@ -21,7 +21,7 @@ static const char *const golden[] = {
     "none_needs_dialback", "required_needs_cert", "required_no_cert",
     "no_domain",      "dup_domain",      "bad_domain",
     "bad_pairs",      "backoff",         "missing_secret",
-    "home_bogus",     "long_line",
+    "home_bogus",     "long_line",      "dup_idn",
 };
 
 /* Replace every occurrence of FROM in S with TO (in place in B). */
