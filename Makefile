@@ -116,6 +116,12 @@ bench: deps all $(BENCHES)
 deps:
 	@sh scripts/deps.sh scripts/packages.txt
 
+# Federation with real Prosody and ejabberd peers (tests/interop/).
+.PHONY: interop
+interop: deps all
+	@sh scripts/deps.sh scripts/packages-interop.txt
+	sh tests/interop/run.sh $(BUILD)
+
 # The unit and integration tests run twice: optimised, then under ASan+UBSan.
 check: deps
 	$(MAKE) check-unit
