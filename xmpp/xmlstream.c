@@ -137,7 +137,7 @@ xmlstream_live(const struct xmlstream *xs)
 static void
 xmlstream_fail(struct xmlstream *xs, int err, const char *detail)
 {
-	if (!xmlstream_live(xs))
+	if (xs->state == XMLSTREAM_FAILED || xs->stopped || xs->reset_pending)
 		return;
 	xs->state = XMLSTREAM_FAILED;
 	xs->err = err;
