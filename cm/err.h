@@ -61,7 +61,9 @@
 	  "stream error from the peer")                                        \
 	X(EPROTO, -5081, false, "undefined-condition", "protocol violation")   \
 	X(EAUTH, -5082, false, "not-authorized", "authentication failed")      \
-	X(ESHUTDOWN, -5090, true, "service-unavailable", "shutting down")
+	X(ESHUTDOWN, -5090, true, "service-unavailable", "shutting down")     \
+	X(EXML_ENCODING, -5300, false, "unsupported-encoding",                \
+	  "stream encoding is not UTF-8")
 
 enum err_code {
 #define S2SD_ERR_ENUM(name, value, temp, cond, msg) S2SD_##name = (value),
