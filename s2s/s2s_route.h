@@ -1,0 +1,106 @@
+/* s2s_route.h - outbound routes, one per (local domain, remote domain) pair.
+ *
+ * A route queues stanzas while its stream is set up, hands them over in
+ * order once the stream is ready, and bounces them when the attempt fails.
+ * After a failure the route stays in back-off for a while: stanzas submitted
+ * then bounce at once, without a new attempt. The window starts short
+ * (backoff_min, seconds), doubles with each consecutive failure up to
+ * backoff_max, and is jittered (+-25%), so one transient DNS or connect
+ * failure never turns into minutes of bounced messages; a success resets it.
+ *
+ * Pure: no I/O, no clock read (NOW is passed in), randomness injected. The
+ * owner starts the actual connection when asked (connect callback) and
+ * reports the outcome with s2s_route_ready() / s2s_route_failed(). Stanzas
+ * passed in are taken; callbacks hand them on (taken by the callee). Bounces
+ * follow RFC 6120 8.3: only stanzas for which stanza_is_bounceable() holds
+ * are answered (never errors, never iq results); the others are dropped
+ * through the drop callback, which logs them. Callbacks run from inside the
+ * calls below; they must not free the route table. */
+#ifndef S2SD_S2S_ROUTE_H
+#define S2SD_S2S_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct stanza;
+struct s2s_routes;
+struct s2s_route;
+
+enum s2s_route_state {
+	S2S_ROUTE_IDLE,         /* no stream, nothing queued */
+	S2S_ROUTE_CONNECTING,   /* connect asked, stanzas queue */
+	S2S_ROUTE_READY,        /* stanzas go straight to send */
+	S2S_ROUTE_BACKOFF,      /* failed recently: stanzas bounce */
+};
+
+typedef uint32_t s2s_route_rand_fn(void *arg);
+
+struct s2s_route_opts {
+	size_t max_stanzas;     /* queue bound while connecting */
+	size_t max_bytes;       /* ... in serialised bytes */
+	uint64_t backoff_min_ms;
+	uint64_t backoff_max_ms;
+	s2s_route_rand_fn *rnd; /* jitter; NULL: the CSPRNG */
+	void *rnd_arg;
+};
+
+struct s2s_route_cbs {
+	/* Start setting up a stream for R; report with _ready / _failed. */
+	void (*connect)(void *arg, struct s2s_route *r);
+	/* R is ready: write ST on its stream (takes ST). */
+	void (*send)(void *arg, struct s2s_route *r, struct stanza *st);
+	/* Deliver an error reply back towards the original sender (takes). */
+	void (*bounce)(void *arg, struct stanza *reply);
+	/* ST cannot be delivered and must not be answered (takes; log it). */
+	void (*drop)(void *arg, struct stanza *st, int err);
+};
+
+/* OPTS and CBS are copied. Returns owned. */
+struct s2s_routes *s2s_routes_new(const struct s2s_route_opts *opts,
+                                  const struct s2s_route_cbs *cbs, void *arg);
+/* Bounce everything queued with ERR (e.g. S2SD_ESHUTDOWN) and free. */
+void s2s_routes_free(struct s2s_routes *t, int err);      /* NULL ok */
+
+/* Route ST (taken) from LOCAL to REMOTE (prepared domains). Creates the
+ * route on first use and asks to connect when it is idle. A full queue
+ * bounces ST with resource-constraint; back-off bounces it with the
+ * condition of the last failure. */
+void s2s_routes_submit(struct s2s_routes *t, const char *local,
+                       const char *remote, struct stanza *st, uint64_t now);
+struct s2s_route *s2s_routes_find(const struct s2s_routes *t,
+                                  const char *local, const char *remote);
+
+/* The stream is ready: hand over the queue in order, then go READY. */
+void s2s_route_ready(struct s2s_route *r, uint64_t now);
+/* The attempt failed with ERR (S2SD_E* or -errno). OPENED tells whether the
+ * peer ever opened a stream: queued stanzas bounce remote-server-timeout if
+ * it did, else with err_condition(ERR) (remote-server-not-found for DNS and
+ * connect failures, remote-server-timeout for time-outs). Enters back-off. */
+void s2s_route_failed(struct s2s_route *r, int err, bool opened,
+                      uint64_t now);
+/* A ready stream closed normally (idle time-out, peer closed): back to
+ * IDLE; the next stanza connects again. */
+void s2s_route_closed(struct s2s_route *r, uint64_t now);
+/* Bounce everything queued on R with CONDITION-bearing ERR and keep its
+ * state (used when policy changes deny the route). */
+void s2s_route_flush_bounce(struct s2s_route *r, int err);
+
+/* Earliest back-off expiry (UINT64_MAX when none) and the timer for it:
+ * routes whose window ended go back to IDLE (or connect if stanzas wait). */
+uint64_t s2s_routes_deadline(const struct s2s_routes *t);
+void s2s_routes_tick(struct s2s_routes *t, uint64_t now);
+
+enum s2s_route_state s2s_route_state(const struct s2s_route *r);
+const char *s2s_route_state_name(enum s2s_route_state s);
+const char *s2s_route_local(const struct s2s_route *r);
+const char *s2s_route_remote(const struct s2s_route *r);
+size_t s2s_route_queued(const struct s2s_route *r, size_t *bytes);
+/* Consecutive failures and the end of the current back-off window. */
+unsigned s2s_route_failures(const struct s2s_route *r);
+uint64_t s2s_route_backoff_until(const struct s2s_route *r);
+/* Owner's per-route pointer (e.g. its connection); NULL initially. */
+void s2s_route_set_data(struct s2s_route *r, void *data);
+void *s2s_route_data(const struct s2s_route *r);
+
+#endif
