@@ -1,0 +1,625 @@
+/* s2s_stream.c - the part of an S2S stream common to both roles: parser
+ * events, output, stream errors, closing, time-outs, pairs; see
+ * s2s_stream.h. The role-specific negotiation is in s2s_stream_in.c and
+ * s2s_stream_out.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm/err.h"
+#include "cm/log.h"
+#include "cm/util.h"
+#include "s2s/s2s_stream_int.h"
+#include "xmpp/jid.h"
+#include "xmpp/stanza.h"
+
+#define S2S_DEFAULT_STEP_MS 30000
+
+static const char *const s2s_state_names[S2S_ST_COUNT] = {
+    "init",         "wait-header", "wait-features", "wait-proceed",
+    "tls",          "wait-sasl",   "wait-dialback", "negotiating",
+    "ready",        "closing",     "closed",
+};
+
+#define B(s) (1u << (s))
+/* Legal transitions: from -> set of targets (CLOSING/CLOSED always ok). */
+static const unsigned s2s_next[S2S_ST_COUNT] = {
+    [S2S_ST_INIT] = B(S2S_ST_WAIT_HEADER),
+    [S2S_ST_WAIT_HEADER] = B(S2S_ST_WAIT_FEATURES) | B(S2S_ST_NEGOTIATING) |
+                           B(S2S_ST_WAIT_DIALBACK) | B(S2S_ST_READY),
+    [S2S_ST_WAIT_FEATURES] = B(S2S_ST_WAIT_PROCEED) | B(S2S_ST_WAIT_SASL) |
+                             B(S2S_ST_WAIT_DIALBACK) | B(S2S_ST_READY),
+    [S2S_ST_WAIT_PROCEED] = B(S2S_ST_TLS),
+    [S2S_ST_TLS] = B(S2S_ST_WAIT_HEADER),
+    [S2S_ST_WAIT_SASL] = B(S2S_ST_WAIT_HEADER) | B(S2S_ST_WAIT_DIALBACK),
+    [S2S_ST_WAIT_DIALBACK] = B(S2S_ST_READY),
+    [S2S_ST_NEGOTIATING] = B(S2S_ST_TLS) | B(S2S_ST_WAIT_HEADER) |
+                           B(S2S_ST_READY),
+    [S2S_ST_READY] = 0,
+    [S2S_ST_CLOSING] = 0,
+    [S2S_ST_CLOSED] = 0,
+};
+#undef B
+
+void
+s2s_stream__enter(struct s2s_stream *st, enum s2s_state to)
+{
+	enum s2s_state from = st->state;
+	bool closing = to == S2S_ST_CLOSING || to == S2S_ST_CLOSED;
+
+	if (from == to)
+		return;
+	if (from == S2S_ST_CLOSED || (!closing && !(s2s_next[from] & (1u << to))))
+		fatalx("%s: illegal transition %s -> %s", __func__,
+		       s2s_state_names[from], s2s_state_names[to]);
+	log_trace(LOG_SUB_S2S, st->opts.connid, "%s state %s -> %s",
+	          st->opts.role == S2S_ROLE_IN ? "in" : "out",
+	          s2s_state_names[from], s2s_state_names[to]);
+	st->state = to;
+	/* Every negotiation step gets its own time-out; READY has none here
+	 * (idle time is the connection's business). */
+	if (to == S2S_ST_READY || to == S2S_ST_CLOSED)
+		st->deadline = UINT64_MAX;
+	else
+		st->deadline = st->now + st->opts.step_timeout_ms;
+}
+
+void
+s2s_stream__setstr(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src != NULL ? xstrdup(src) : NULL;
+}
+
+void
+s2s_stream__send(struct s2s_stream *st, const char *buf, size_t len)
+{
+	if (log_wants(LOG_LEVEL_TRACE, LOG_SUB_XML))
+		log_trace(LOG_SUB_XML, st->opts.connid, "send %.*s",
+		          (int)len, buf);
+	st->cbs.send(st->arg, buf, len);
+}
+
+void
+s2s_stream__send_elem(struct s2s_stream *st, const struct stanza *el)
+{
+	struct util_buf b = {0};
+
+	stanza_serialize(el, S2S_NS_SERVER, &b);
+	s2s_stream__send(st, b.data, b.len);
+	util_buf_free(&b);
+}
+
+static void
+s2s_attr_escape(struct util_buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '&': util_buf_puts(b, "&amp;"); break;
+		case '<': util_buf_puts(b, "&lt;"); break;
+		case '>': util_buf_puts(b, "&gt;"); break;
+		case '\'': util_buf_puts(b, "&apos;"); break;
+		case '"': util_buf_puts(b, "&quot;"); break;
+		default: util_buf_append(b, s, 1); break;
+		}
+	}
+}
+
+void
+s2s_stream__send_header(struct s2s_stream *st, const char *from,
+                        const char *to)
+{
+	struct util_buf b = {0};
+
+	util_buf_puts(&b, "<?xml version='1.0'?><stream:stream xmlns='"
+	                  S2S_NS_SERVER "' xmlns:stream='"
+	                  XMLSTREAM_NS_STREAMS "' xmlns:db='"
+	                  S2S_NS_DIALBACK "'");
+	if (from != NULL) {
+		util_buf_puts(&b, " from='");
+		s2s_attr_escape(&b, from);
+		util_buf_puts(&b, "'");
+	}
+	if (to != NULL) {
+		util_buf_puts(&b, " to='");
+		s2s_attr_escape(&b, to);
+		util_buf_puts(&b, "'");
+	}
+	if (st->opts.role == S2S_ROLE_IN && st->id != NULL) {
+		util_buf_puts(&b, " id='");
+		s2s_attr_escape(&b, st->id);
+		util_buf_puts(&b, "'");
+	}
+	util_buf_puts(&b, " version='1.0'>");
+	st->header_sent = true;
+	s2s_stream__send(st, b.data, b.len);
+	util_buf_free(&b);
+}
+
+void
+s2s_stream__report_closed(struct s2s_stream *st, int err, const char *why)
+{
+	if (st->closed_reported)
+		return;
+	st->closed_reported = true;
+	xmlstream_stop(st->xml);
+	s2s_stream__enter(st, S2S_ST_CLOSED);
+	st->cbs.closed(st->arg, err, why != NULL ? why : err_str(err));
+}
+
+/* The RFC 6120 4.9.3 stream error condition for ERR. err_condition() gives
+ * stanza conditions for bounces; streams have their own names. */
+static const char *
+s2s_stream_condition(int err)
+{
+	switch (err) {
+	case S2SD_ETIMEOUT: return "connection-timeout";
+	case S2SD_ESHUTDOWN: return "system-shutdown";
+	case S2SD_EPOLICY: return "policy-violation";
+	case S2SD_EAUTH: return "not-authorized";
+	case S2SD_ELIMIT:
+	case S2SD_EQUEUE_FULL: return "resource-constraint";
+	case S2SD_EXML_MALFORMED:
+	case S2SD_EXML_RESTRICTED:
+	case S2SD_EXML_LIMIT:
+	case S2SD_EXML_NAMESPACE:
+	case S2SD_EXML_CLOSED: return err_condition(err);
+	default: return "undefined-condition";
+	}
+}
+
+/* <stream:error><COND/><text>TEXT</text></stream:error></stream:stream> */
+void
+s2s_stream__fail(struct s2s_stream *st, int err, const char *condname,
+                 const char *text)
+{
+	struct stanza *cond, *txt;
+	struct util_buf b = {0};
+	const char *why = text != NULL ? text : err_str(err);
+
+	if (condname == NULL)
+		condname = s2s_stream_condition(err);
+
+	if (st->closed_reported)
+		return;
+	log_debug(LOG_SUB_S2S, st->opts.connid, "%s stream-error condition=%s "
+	          "reason=\"%s\"", st->opts.role == S2S_ROLE_IN ? "in" : "out",
+	          condname, why);
+	/* RFC 6120 4.9.1.1: even an error answers with a header first. */
+	if (!st->header_sent && st->opts.role == S2S_ROLE_IN)
+		s2s_stream__send_header(st, st->local, st->remote);
+	if (!st->close_sent) {
+		cond = stanza_new(S2S_NS_STREAM_ERR, condname);
+		txt = stanza_new(S2S_NS_STREAM_ERR, "text");
+		stanza_add_text(txt, why);
+		util_buf_puts(&b, "<stream:error>");
+		stanza_serialize(cond, S2S_NS_SERVER, &b);
+		stanza_serialize(txt, S2S_NS_SERVER, &b);
+		util_buf_puts(&b, "</stream:error></stream:stream>");
+		st->close_sent = true;
+		s2s_stream__send(st, b.data, b.len);
+		util_buf_free(&b);
+		stanza_free(cond);
+		stanza_free(txt);
+	}
+	s2s_stream__report_closed(st, err, why);
+}
+
+void
+s2s_stream__restart(struct s2s_stream *st)
+{
+	xmlstream_reset(st->xml);
+	st->header_sent = false;
+	s2s_stream__enter(st, S2S_ST_WAIT_HEADER);
+}
+
+bool
+s2s_stream__is(const struct stanza *el, const char *ns, const char *name)
+{
+	return strcmp(stanza_ns(el), ns) == 0 &&
+	       strcmp(stanza_name(el), name) == 0;
+}
+
+bool
+s2s_stream__attr_domain(const struct stanza *el, const char *name,
+                        char *out, size_t outlen)
+{
+	const char *v = stanza_attr(el, name);
+
+	return v != NULL && jid_domain_prep(v, out, outlen, NULL, 0) >= 0;
+}
+
+struct s2s_pair *
+s2s_stream__pair(struct s2s_stream *st, const char *local, const char *remote)
+{
+	size_t i;
+
+	for (i = 0; i < st->npairs; i++)
+		if (strcmp(st->pairs[i].local, local) == 0 &&
+		    strcmp(st->pairs[i].remote, remote) == 0)
+			return &st->pairs[i];
+	return NULL;
+}
+
+struct s2s_pair *
+s2s_stream__pair_add(struct s2s_stream *st, const char *local,
+                     const char *remote, enum s2s_auth how,
+                     enum s2s_pair_state state)
+{
+	struct s2s_pair *p = s2s_stream__pair(st, local, remote);
+
+	if (p != NULL)
+		return p;
+	if (st->npairs == S2S_MAX_PAIRS)
+		return NULL;
+	p = &st->pairs[st->npairs++];
+	p->local = xstrdup(local);
+	p->remote = xstrdup(remote);
+	p->how = how;
+	p->state = state;
+	return p;
+}
+
+/* A pair becomes usable: the first one makes the stream ready. */
+void
+s2s_stream__pair_valid(struct s2s_stream *st, struct s2s_pair *p)
+{
+	p->state = S2S_PAIR_VALID;
+	if (st->auth == S2S_AUTH_NONE)
+		st->auth = p->how;
+	if (st->state != S2S_ST_READY)
+		s2s_stream__enter(st, S2S_ST_READY);
+	log_info(LOG_SUB_S2S, st->opts.connid, "%s authenticated local=%s "
+	         "remote=%s auth=%s tls=%s",
+	         st->opts.role == S2S_ROLE_IN ? "in" : "out", p->local,
+	         p->remote, s2s_auth_name(p->how), st->tls_on ? "yes" : "no");
+	st->cbs.authenticated(st->arg, p->local, p->remote, p->how);
+}
+
+/* Dialback is allowed where a secret is set and, without TLS, only when
+ * the security mode tolerates clear text. */
+bool
+s2s_stream__dialback_usable(const struct s2s_stream *st)
+{
+	return st->opts.dialback &&
+	       (st->tls_on || st->opts.security != S2S_SEC_REQUIRED);
+}
+
+static void
+s2s_on_open(void *arg, const struct stanza *hdr)
+{
+	struct s2s_stream *st = arg;
+
+	st->peer_opened = true;
+	if (strcmp(xmlstream_content_ns(st->xml), S2S_NS_SERVER) != 0) {
+		s2s_stream__fail(st, S2SD_EXML_NAMESPACE, NULL,
+		                 "the content namespace must be jabber:server");
+		return;
+	}
+	st->peer_v1 = stanza_attr(hdr, "version") != NULL &&
+	              strtol(stanza_attr(hdr, "version"), NULL, 10) >= 1;
+	if (st->opts.role == S2S_ROLE_IN)
+		s2s_stream__in_header(st, hdr);
+	else
+		s2s_stream__out_header(st, hdr);
+}
+
+static void
+s2s_on_stream_error(struct s2s_stream *st, const struct stanza *el)
+{
+	const struct stanza *c;
+	char *text = NULL, why[512];
+	const char *cond = "undefined-condition";
+
+	for (c = stanza_first_child(el); c != NULL; c = stanza_next(c)) {
+		if (strcmp(stanza_ns(c), S2S_NS_STREAM_ERR) != 0)
+			continue;
+		if (strcmp(stanza_name(c), "text") == 0) {
+			free(text);
+			text = stanza_text(c);
+		} else {
+			cond = stanza_name(c);
+		}
+	}
+	snprintf(why, sizeof(why), "peer sent stream error %s%s%s", cond,
+	         text != NULL ? ": " : "", text != NULL ? text : "");
+	free(text);
+	if (!st->close_sent) {
+		st->close_sent = true;
+		s2s_stream__send(st, "</stream:stream>", 16);
+	}
+	s2s_stream__report_closed(st, S2SD_ESTREAM, why);
+}
+
+static void
+s2s_on_stanza(void *arg, struct stanza *el)
+{
+	struct s2s_stream *st = arg;
+
+	if (s2s_stream__is(el, XMLSTREAM_NS_STREAMS, "error")) {
+		s2s_on_stream_error(st, el);
+		stanza_free(el);
+	} else if (st->state == S2S_ST_CLOSING) {
+		stanza_free(el);    /* we are leaving; RFC 6120 4.4 */
+	} else if (st->opts.role == S2S_ROLE_IN) {
+		s2s_stream__in_element(st, el);
+	} else {
+		s2s_stream__out_element(st, el);
+	}
+}
+
+static void
+s2s_on_close(void *arg)
+{
+	struct s2s_stream *st = arg;
+	bool was_ready = st->state == S2S_ST_READY ||
+	                 st->state == S2S_ST_CLOSING;
+
+	if (!st->close_sent) {
+		st->close_sent = true;
+		s2s_stream__send(st, "</stream:stream>", 16);
+	}
+	s2s_stream__report_closed(st, was_ready ? 0 : S2SD_EPROTO,
+	                          was_ready ? "closed by peer"
+	                                    : "peer closed the stream during "
+	                                      "negotiation");
+}
+
+static void
+s2s_on_xml_error(void *arg, int err, const char *detail)
+{
+	s2s_stream__fail(arg, err, NULL, detail);
+}
+
+struct s2s_stream *
+s2s_stream_new(const struct s2s_stream_opts *opts,
+               const struct s2s_stream_cbs *cbs, void *arg, uint64_t now)
+{
+	static const struct xmlstream_cbs xcbs = {
+	    s2s_on_open, s2s_on_stanza, s2s_on_close, s2s_on_xml_error};
+	struct s2s_stream *st = xcalloc(1, sizeof(*st));
+
+	st->opts = *opts;
+	st->opts.local = st->opts.remote = NULL;
+	if (st->opts.step_timeout_ms == 0)
+		st->opts.step_timeout_ms = S2S_DEFAULT_STEP_MS;
+	st->cbs = *cbs;
+	st->arg = arg;
+	st->now = now;
+	st->deadline = UINT64_MAX;
+	st->xml = xmlstream_new(&opts->xml, &xcbs, st);
+	st->tls_on = opts->direct_tls;
+	s2s_stream__setstr(&st->local, opts->local);
+	s2s_stream__setstr(&st->remote, opts->remote);
+	return st;
+}
+
+void
+s2s_stream_free(struct s2s_stream *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < st->npairs; i++) {
+		free(st->pairs[i].local);
+		free(st->pairs[i].remote);
+	}
+	xmlstream_free(st->xml);
+	free(st->local);
+	free(st->remote);
+	free(st->id);
+	free(st);
+}
+
+void
+s2s_stream_start(struct s2s_stream *st, uint64_t now)
+{
+	st->now = now;
+	s2s_stream__enter(st, S2S_ST_WAIT_HEADER);
+	if (st->opts.role == S2S_ROLE_OUT)
+		s2s_stream__out_start(st);
+}
+
+int
+s2s_stream_input(struct s2s_stream *st, const void *buf, size_t len,
+                 uint64_t now)
+{
+	const char *p = buf;
+	int rc;
+
+	st->now = now;
+	while (len > 0 && !st->closed_reported) {
+		if (log_wants(LOG_LEVEL_TRACE, LOG_SUB_XML))
+			log_trace(LOG_SUB_XML, st->opts.connid, "recv %.*s",
+			          (int)len, p);
+		rc = xmlstream_feed(st->xml, p, len);
+		if (rc <= 0)
+			break;
+		/* The parser stopped early: a stream restart with bytes left.
+		 * After <starttls/>/<proceed/> they came in clear ahead of the
+		 * handshake (the CVE-2011-0411 class): refuse them. After a
+		 * SASL restart they belong to the new stream. */
+		if (st->state == S2S_ST_TLS) {
+			s2s_stream__fail(st, S2SD_EPROTO, "policy-violation",
+			                 "data after STARTTLS before the TLS "
+			                 "handshake");
+			break;
+		}
+		p += len - (size_t)rc;
+		len = (size_t)rc;
+	}
+	return st->closed_reported ? S2SD_ESTREAM : 0;
+}
+
+void
+s2s_stream_tls_done(struct s2s_stream *st, int status, uint64_t now)
+{
+	st->now = now;
+	if (st->state != S2S_ST_TLS)
+		return;
+	if (status < 0) {
+		s2s_stream__report_closed(st, status, "TLS handshake failed");
+		return;
+	}
+	st->tls_on = true;
+	if (st->opts.role == S2S_ROLE_IN)
+		s2s_stream__in_tls_done(st);
+	else
+		s2s_stream__out_tls_done(st);
+}
+
+void
+s2s_stream_dialback_verified(struct s2s_stream *st, const char *local,
+                             const char *remote, bool valid, int err,
+                             uint64_t now)
+{
+	st->now = now;
+	if (!st->closed_reported && st->opts.role == S2S_ROLE_IN)
+		s2s_stream__in_verified(st, local, remote, valid, err);
+}
+
+int
+s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s)
+{
+	struct util_buf b = {0};
+	struct s2s_pair *p;
+	char from[S2S_DOMAIN_MAX], to[S2S_DOMAIN_MAX];
+	struct jid *jf = NULL, *jt = NULL;
+	const char *f = stanza_attr(s, "from"), *t = stanza_attr(s, "to");
+
+	if (st->state != S2S_ST_READY || f == NULL || t == NULL ||
+	    jid_parse(f, strlen(f), &jf, NULL, 0) < 0 ||
+	    jid_parse(t, strlen(t), &jt, NULL, 0) < 0) {
+		jid_free(jf);
+		return -ENOTCONN;
+	}
+	snprintf(from, sizeof(from), "%s", jid_domain(jf));
+	snprintf(to, sizeof(to), "%s", jid_domain(jt));
+	jid_free(jf);
+	jid_free(jt);
+	p = s2s_stream__pair(st, from, to);
+	if (p == NULL || p->state != S2S_PAIR_VALID)
+		return -ENOTCONN;
+	stanza_write(s, S2S_NS_SERVER, &b);
+	s2s_stream__send(st, b.data, b.len);
+	util_buf_free(&b);
+	return 0;
+}
+
+void
+s2s_stream_keepalive(struct s2s_stream *st)
+{
+	if (st->state == S2S_ST_READY)
+		s2s_stream__send(st, " ", 1);
+}
+
+void
+s2s_stream_close(struct s2s_stream *st, int err, const char *text,
+                 uint64_t now)
+{
+	st->now = now;
+	if (st->closed_reported || st->state == S2S_ST_CLOSING)
+		return;
+	if (err != 0) {
+		s2s_stream__fail(st, err, NULL, text);
+		return;
+	}
+	if (!st->header_sent && st->opts.role == S2S_ROLE_IN)
+		s2s_stream__send_header(st, st->local, st->remote);
+	st->close_sent = true;
+	s2s_stream__send(st, "</stream:stream>", 16);
+	s2s_stream__enter(st, S2S_ST_CLOSING);
+}
+
+uint64_t
+s2s_stream_deadline(const struct s2s_stream *st)
+{
+	return st->closed_reported ? UINT64_MAX : st->deadline;
+}
+
+void
+s2s_stream_tick(struct s2s_stream *st, uint64_t now)
+{
+	st->now = now;
+	if (st->closed_reported || now < st->deadline)
+		return;
+	if (st->state == S2S_ST_CLOSING)
+		s2s_stream__report_closed(st, 0, "peer did not close in time");
+	else
+		s2s_stream__fail(st, S2SD_ETIMEOUT, NULL,
+		                 "negotiation timed out");
+}
+
+bool
+s2s_stream_is_ready(const struct s2s_stream *st)
+{
+	return st->state == S2S_ST_READY;
+}
+
+bool
+s2s_stream_is_closed(const struct s2s_stream *st)
+{
+	return st->closed_reported;
+}
+
+bool
+s2s_stream_peer_opened(const struct s2s_stream *st)
+{
+	return st->peer_opened;
+}
+
+bool
+s2s_stream_tls_on(const struct s2s_stream *st)
+{
+	return st->tls_on;
+}
+
+enum s2s_auth
+s2s_stream_auth(const struct s2s_stream *st)
+{
+	return st->auth;
+}
+
+const char *
+s2s_stream_local(const struct s2s_stream *st)
+{
+	return st->local;
+}
+
+const char *
+s2s_stream_remote(const struct s2s_stream *st)
+{
+	return st->remote;
+}
+
+const char *
+s2s_stream_id(const struct s2s_stream *st)
+{
+	return st->id;
+}
+
+const char *
+s2s_stream_state_name(const struct s2s_stream *st)
+{
+	return s2s_state_names[st->state];
+}
+
+const char *
+s2s_auth_name(enum s2s_auth how)
+{
+	static const char *const names[] = {"none", "external", "dialback"};
+
+	return names[how];
+}
+
+bool
+s2s_stream_has_pair(const struct s2s_stream *st, const char *local,
+                    const char *remote)
+{
+	const struct s2s_pair *p =
+	    s2s_stream__pair((struct s2s_stream *)st, local, remote);
+
+	return p != NULL && p->state == S2S_PAIR_VALID;
+}

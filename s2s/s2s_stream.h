@@ -1,0 +1,147 @@
+/* s2s_stream.h - one server-to-server stream: negotiation (RFC 6120 stream
+ * header and features, STARTTLS, SASL EXTERNAL per XEP-0178, dialback hooks
+ * per XEP-0220), stanza checks, stream errors and the closing handshake.
+ *
+ * Pure: no socket, no TLS library, no clock read. The owner (s2s_conn)
+ * feeds the plaintext it received with s2s_stream_input(), performs the TLS
+ * handshake when the starttls callback asks and reports it with
+ * s2s_stream_tls_done(), and arms a timer for s2s_stream_deadline(). The
+ * stream answers through the callbacks in struct s2s_stream_cbs, each fired
+ * from inside the call that caused it (never later, never from _new).
+ *
+ * Roles: S2S_ROLE_OUT (we initiate: we know LOCAL and REMOTE from the
+ * start) and S2S_ROLE_IN (we receive: LOCAL comes from the peer's 'to',
+ * REMOTE from its 'from' and its authentication).
+ *
+ * Lifetime: after the closed callback the stream only ignores input; the
+ * owner frees it with s2s_stream_free() when the connection is gone, never
+ * from inside a callback. Stanzas handed to callbacks are taken by them;
+ * strings passed to callbacks are borrowed for the call. */
+#ifndef S2SD_S2S_STREAM_H
+#define S2SD_S2S_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xmpp/xmlstream.h"
+
+struct stanza;
+struct s2s_stream;
+
+enum s2s_role { S2S_ROLE_IN, S2S_ROLE_OUT };
+enum s2s_auth { S2S_AUTH_NONE, S2S_AUTH_EXTERNAL, S2S_AUTH_DIALBACK };
+/* Same values as enum config_security. */
+enum s2s_security { S2S_SEC_NONE, S2S_SEC_OPTIONAL, S2S_SEC_REQUIRED };
+
+struct s2s_stream_opts {
+	enum s2s_role role;
+	enum s2s_security security;
+	bool require_valid_certs;
+	bool sasl_external;     /* IN: offer it; OUT: use it when offered */
+	bool dialback;          /* dialback may be used (a secret is set) */
+	bool tls_available;     /* IN: we have a certificate to offer TLS */
+	bool direct_tls;        /* TLS was up before the first byte (XEP-0368) */
+	const char *local;      /* OUT: our domain (prepared); IN: NULL */
+	const char *remote;     /* OUT: the peer's domain (prepared); IN: NULL */
+	struct xmlstream_opts xml;
+	uint64_t step_timeout_ms;       /* each negotiation step; 0: 30 s */
+	uint64_t connid;        /* for log lines */
+};
+
+/* The peer certificate checked against one domain (0 = fine). */
+struct s2s_cert_check {
+	int chain;              /* 0, S2SD_ETLS_NOCERT or a chain error */
+	int name;               /* 0, S2SD_ETLS_NOCERT or S2SD_ETLS_NAME */
+	char why[256];
+};
+
+struct s2s_stream_cbs {
+	/* Bytes for the peer (the owner encrypts once TLS is on). */
+	void (*send)(void *arg, const char *buf, size_t len);
+	/* Start TLS now (we received or sent <proceed/>); answer with
+	 * s2s_stream_tls_done(). */
+	void (*starttls)(void *arg);
+	/* Is DOMAIN (prepared) one of our domains? */
+	bool (*is_local)(void *arg, const char *domain);
+	/* May REMOTE (prepared) send to us? false: fill WHY (the rule). */
+	bool (*allowed_in)(void *arg, const char *remote, char *why,
+	                   size_t whylen);
+	/* Check the TLS peer certificate for DOMAIN (prepared). */
+	void (*check_cert)(void *arg, const char *domain,
+	                   struct s2s_cert_check *out);
+	/* The pair (LOCAL, REMOTE) is authenticated on this stream: OUT may
+	 * now send for it; IN accepts stanzas from REMOTE to LOCAL. */
+	void (*authenticated)(void *arg, const char *local, const char *remote,
+	                      enum s2s_auth how);
+	/* IN: a stanza from an authenticated pair, addresses checked. */
+	void (*stanza)(void *arg, struct stanza *st);
+	/* Dialback (XEP-0220): the key for (RECEIVING, ORIGINATING, ID) as
+	 * lowercase hex into KEY (65 bytes). */
+	void (*dialback_key)(void *arg, const char *receiving,
+	                     const char *originating, const char *id,
+	                     char key[65]);
+	/* Dialback, receiving role: verify KEY for the pair with the
+	 * authoritative server of REMOTE; answer with
+	 * s2s_stream_dialback_verified(). */
+	void (*dialback_verify)(void *arg, const char *local,
+	                        const char *remote, const char *id,
+	                        const char *key);
+	/* The stream is over: ERR 0 for a clean close, else the reason (WHY
+	 * says it for logs). Once. The owner closes the connection once the
+	 * bytes already sent are written. */
+	void (*closed)(void *arg, int err, const char *why);
+};
+
+/* OPTS (and its strings) and CBS are copied. Returns owned. */
+struct s2s_stream *s2s_stream_new(const struct s2s_stream_opts *opts,
+                                  const struct s2s_stream_cbs *cbs,
+                                  void *arg, uint64_t now);
+void s2s_stream_free(struct s2s_stream *st);    /* NULL ok; not from a cb */
+
+/* OUT: send our stream header. IN: start the first step's time-out. */
+void s2s_stream_start(struct s2s_stream *st, uint64_t now);
+/* Plaintext from the peer (borrowed). Returns 0, or the negative error
+ * that closed the stream. */
+int s2s_stream_input(struct s2s_stream *st, const void *buf, size_t len,
+                     uint64_t now);
+/* The TLS handshake asked for by the starttls callback finished: STATUS 0,
+ * or its error (the stream then closes; OUT callers may retry without TLS
+ * where the security mode allows it). */
+void s2s_stream_tls_done(struct s2s_stream *st, int status, uint64_t now);
+/* Receiving role: the authoritative server's answer for a dialback request
+ * (VALID true/false, or ERR < 0 when it could not be asked). */
+void s2s_stream_dialback_verified(struct s2s_stream *st, const char *local,
+                                  const char *remote, bool valid, int err,
+                                  uint64_t now);
+/* OUT: send ST (borrowed) from LOCAL; verbatim when namespace-safe. 0, or
+ * -ENOTCONN when the pair is not authenticated or the stream not ready. */
+int s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s);
+/* Whitespace keepalive (only when ready). */
+void s2s_stream_keepalive(struct s2s_stream *st);
+/* Close: ERR 0 sends </stream:stream>; otherwise a stream error with the
+ * condition err_condition(ERR) and TEXT (may be NULL) first. Then waits for
+ * the peer's close until the deadline. */
+void s2s_stream_close(struct s2s_stream *st, int err, const char *text,
+                      uint64_t now);
+/* Next time-out (UINT64_MAX: none) and what to call when it passes. */
+uint64_t s2s_stream_deadline(const struct s2s_stream *st);
+void s2s_stream_tick(struct s2s_stream *st, uint64_t now);
+
+/* Facts for logs, s2sctl and the owner. Strings borrowed from the stream;
+ * NULL when not known yet. */
+bool s2s_stream_is_ready(const struct s2s_stream *st);
+bool s2s_stream_is_closed(const struct s2s_stream *st);
+bool s2s_stream_peer_opened(const struct s2s_stream *st);
+bool s2s_stream_tls_on(const struct s2s_stream *st);
+enum s2s_auth s2s_stream_auth(const struct s2s_stream *st);
+const char *s2s_stream_local(const struct s2s_stream *st);
+const char *s2s_stream_remote(const struct s2s_stream *st);
+const char *s2s_stream_id(const struct s2s_stream *st);
+const char *s2s_stream_state_name(const struct s2s_stream *st);
+const char *s2s_auth_name(enum s2s_auth how);
+/* True when (LOCAL, REMOTE) is authenticated on this stream. */
+bool s2s_stream_has_pair(const struct s2s_stream *st, const char *local,
+                         const char *remote);
+
+#endif

@@ -1,0 +1,115 @@
+/* s2s_stream_int.h - shared by s2s_stream.c (core: input, output, errors,
+ * closing), s2s_stream_in.c (receiving role) and s2s_stream_out.c
+ * (initiating role). Not for other modules. */
+#ifndef S2SD_S2S_STREAM_INT_H
+#define S2SD_S2S_STREAM_INT_H
+
+#include "s2s/s2s_stream.h"
+
+#define S2S_NS_SERVER "jabber:server"
+#define S2S_NS_DIALBACK "jabber:server:dialback"
+#define S2S_NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define S2S_NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define S2S_NS_STREAM_ERR "urn:ietf:params:xml:ns:xmpp-streams"
+#define S2S_NS_DB_FEATURE "urn:xmpp:features:dialback"
+
+#define S2S_DOMAIN_MAX 1024     /* prepared domain plus NUL */
+#define S2S_MAX_PAIRS 64        /* authenticated pairs on one stream */
+#define S2S_MAX_AUTH_TRIES 3    /* SASL or dialback attempts per stream */
+
+enum s2s_state {
+	S2S_ST_INIT,
+	S2S_ST_WAIT_HEADER,     /* both: the peer's stream header */
+	S2S_ST_WAIT_FEATURES,   /* OUT */
+	S2S_ST_WAIT_PROCEED,    /* OUT: sent <starttls/> */
+	S2S_ST_TLS,             /* both: handshake under way */
+	S2S_ST_WAIT_SASL,       /* OUT: sent <auth/> */
+	S2S_ST_WAIT_DIALBACK,   /* OUT: sent <db:result/> */
+	S2S_ST_NEGOTIATING,     /* IN: features sent, nothing authenticated */
+	S2S_ST_READY,           /* both: stanzas flow */
+	S2S_ST_CLOSING,         /* we sent </stream:stream> */
+	S2S_ST_CLOSED,
+	S2S_ST_COUNT,
+};
+
+enum s2s_pair_state { S2S_PAIR_PENDING, S2S_PAIR_VALID };
+
+struct s2s_pair {
+	char *local;
+	char *remote;
+	enum s2s_auth how;
+	enum s2s_pair_state state;
+};
+
+struct s2s_stream {
+	struct s2s_stream_opts opts;
+	struct s2s_stream_cbs cbs;
+	void *arg;
+	enum s2s_state state;
+	struct xmlstream *xml;
+	uint64_t deadline;
+	uint64_t now;           /* time of the current call */
+	char *local;            /* our domain on this stream */
+	char *remote;           /* the peer's domain (header 'from', auth) */
+	char *id;               /* IN: ours; OUT: the peer's */
+	bool header_sent;       /* our header on the current (restarted) stream */
+	bool peer_opened;       /* the peer sent a header at least once */
+	bool peer_v1;           /* ... with version='1.0' */
+	bool tls_on;
+	bool sasl_done;         /* SASL succeeded (stream restarted) */
+	bool tls_offered;       /* IN: <starttls/> was in our features */
+	bool sasl_offered;      /* IN: EXTERNAL was in our features */
+	bool db_offered;        /* OUT: the peer offers dialback */
+	bool sasl_failed;       /* OUT: EXTERNAL failed once */
+	bool close_sent;
+	bool closed_reported;
+	unsigned auth_tries;
+	enum s2s_auth auth;     /* how the first pair was authenticated */
+	struct s2s_pair pairs[S2S_MAX_PAIRS];
+	size_t npairs;
+};
+
+/* Core (s2s_stream.c). */
+void s2s_stream__enter(struct s2s_stream *st, enum s2s_state to);
+void s2s_stream__send(struct s2s_stream *st, const char *buf, size_t len);
+void s2s_stream__send_elem(struct s2s_stream *st, const struct stanza *el);
+void s2s_stream__send_header(struct s2s_stream *st, const char *from,
+                             const char *to);
+/* Stream error COND (NULL: the stream condition for ERR) with TEXT, close,
+ * report closed(ERR). */
+void s2s_stream__fail(struct s2s_stream *st, int err, const char *cond,
+                      const char *text);
+/* Report closed(ERR, WHY) once, without sending anything. */
+void s2s_stream__report_closed(struct s2s_stream *st, int err,
+                               const char *why);
+void s2s_stream__restart(struct s2s_stream *st);
+bool s2s_stream__is(const struct stanza *el, const char *ns,
+                    const char *name);
+/* Prepare attribute NAME of EL as a domain into OUT; false if absent or
+ * invalid. */
+bool s2s_stream__attr_domain(const struct stanza *el, const char *name,
+                             char *out, size_t outlen);
+struct s2s_pair *s2s_stream__pair(struct s2s_stream *st, const char *local,
+                                  const char *remote);
+struct s2s_pair *s2s_stream__pair_add(struct s2s_stream *st,
+                                      const char *local, const char *remote,
+                                      enum s2s_auth how,
+                                      enum s2s_pair_state state);
+void s2s_stream__pair_valid(struct s2s_stream *st, struct s2s_pair *p);
+bool s2s_stream__dialback_usable(const struct s2s_stream *st);
+void s2s_stream__setstr(char **dst, const char *src);
+
+/* Receiving role (s2s_stream_in.c). */
+void s2s_stream__in_header(struct s2s_stream *st, const struct stanza *hdr);
+void s2s_stream__in_element(struct s2s_stream *st, struct stanza *el);
+void s2s_stream__in_tls_done(struct s2s_stream *st);
+void s2s_stream__in_verified(struct s2s_stream *st, const char *local,
+                             const char *remote, bool valid, int err);
+
+/* Initiating role (s2s_stream_out.c). */
+void s2s_stream__out_start(struct s2s_stream *st);
+void s2s_stream__out_header(struct s2s_stream *st, const struct stanza *hdr);
+void s2s_stream__out_element(struct s2s_stream *st, struct stanza *el);
+void s2s_stream__out_tls_done(struct s2s_stream *st);
+
+#endif

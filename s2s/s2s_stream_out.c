@@ -1,0 +1,224 @@
+/* s2s_stream_out.c - the initiating role of an S2S stream: our header, the
+ * choice among the peer's features (STARTTLS, SASL EXTERNAL, dialback) by
+ * security mode, the certificate check after TLS, and the originating side
+ * of dialback. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm/err.h"
+#include "cm/log.h"
+#include "cm/util.h"
+#include "s2s/s2s_sasl.h"
+#include "s2s/s2s_stream_int.h"
+#include "xmpp/stanza.h"
+
+void
+s2s_stream__out_start(struct s2s_stream *st)
+{
+	s2s_stream__send_header(st, st->local, st->remote);
+}
+
+static void
+s2s_out_dialback(struct s2s_stream *st)
+{
+	struct stanza *r;
+	char key[65];
+
+	if (st->id == NULL) {
+		s2s_stream__fail(st, S2SD_EPROTO, "invalid-xml",
+		                 "the peer's stream has no id for dialback");
+		return;
+	}
+	st->cbs.dialback_key(st->arg, st->remote, st->local, st->id, key);
+	r = stanza_new(S2S_NS_DIALBACK, "result");
+	stanza_set_attr(r, "from", st->local);
+	stanza_set_attr(r, "to", st->remote);
+	stanza_add_text(r, key);
+	s2s_stream__send_elem(st, r);
+	stanza_free(r);
+	s2s_stream__pair_add(st, st->local, st->remote, S2S_AUTH_DIALBACK,
+	                     S2S_PAIR_PENDING);
+	s2s_stream__enter(st, S2S_ST_WAIT_DIALBACK);
+}
+
+void
+s2s_stream__out_header(struct s2s_stream *st, const struct stanza *hdr)
+{
+	s2s_stream__setstr(&st->id, stanza_attr(hdr, "id"));
+	st->db_offered = xmlstream_prefix_ns(st->xml, "db") != NULL &&
+	                 strcmp(xmlstream_prefix_ns(st->xml, "db"),
+	                        S2S_NS_DIALBACK) == 0;
+	if (st->peer_v1) {
+		s2s_stream__enter(st, S2S_ST_WAIT_FEATURES);
+		return;
+	}
+	/* A pre-1.0 peer has no features: dialback is all it knows. */
+	if (st->db_offered && s2s_stream__dialback_usable(st))
+		s2s_out_dialback(st);
+	else
+		s2s_stream__fail(st, S2SD_EPROTO, "unsupported-version",
+		                 "the peer does not speak version 1.0");
+}
+
+static bool
+s2s_out_offers_external(const struct stanza *features)
+{
+	const struct stanza *m, *c;
+	char *text;
+	bool found = false;
+
+	m = stanza_child(features, S2S_NS_SASL, "mechanisms");
+	for (c = m != NULL ? stanza_first_child(m) : NULL; c != NULL && !found;
+	     c = stanza_next(c)) {
+		text = stanza_text(c);
+		found = strcmp(stanza_name(c), "mechanism") == 0 &&
+		        strcmp(text, "EXTERNAL") == 0;
+		free(text);
+	}
+	return found;
+}
+
+static void
+s2s_out_send_auth(struct s2s_stream *st)
+{
+	struct stanza *a = stanza_new(S2S_NS_SASL, "auth");
+	char *payload = s2s_sasl_client_external(st->local);
+
+	stanza_set_attr(a, "mechanism", "EXTERNAL");
+	stanza_add_text(a, payload);
+	s2s_stream__send_elem(st, a);
+	stanza_free(a);
+	free(payload);
+	s2s_stream__enter(st, S2S_ST_WAIT_SASL);
+}
+
+static void
+s2s_out_features(struct s2s_stream *st, const struct stanza *f)
+{
+	static const char starttls[] = "<starttls xmlns='" S2S_NS_TLS "'/>";
+	const struct stanza *tls = stanza_child(f, S2S_NS_TLS, "starttls");
+
+	if (stanza_child(f, S2S_NS_DB_FEATURE, "dialback") != NULL)
+		st->db_offered = true;
+	if (!st->tls_on && tls != NULL && st->opts.security != S2S_SEC_NONE) {
+		s2s_stream__send(st, starttls, sizeof(starttls) - 1);
+		s2s_stream__enter(st, S2S_ST_WAIT_PROCEED);
+	} else if (!st->tls_on && st->opts.security == S2S_SEC_REQUIRED) {
+		s2s_stream__fail(st, S2SD_ETLS, "policy-violation",
+		                 "TLS is required and the peer does not offer "
+		                 "STARTTLS");
+	} else if (!st->tls_on && tls != NULL &&
+	           stanza_child(tls, S2S_NS_TLS, "required") != NULL) {
+		s2s_stream__fail(st, S2SD_ETLS, "policy-violation",
+		                 "the peer requires TLS and security is none");
+	} else if (st->sasl_done) {
+		s2s_stream__pair_valid(
+		    st, s2s_stream__pair_add(st, st->local, st->remote,
+		                             S2S_AUTH_EXTERNAL, S2S_PAIR_PENDING));
+	} else if (st->tls_on && st->opts.sasl_external && !st->sasl_failed &&
+	           s2s_out_offers_external(f)) {
+		s2s_out_send_auth(st);
+	} else if (st->db_offered && s2s_stream__dialback_usable(st)) {
+		s2s_out_dialback(st);
+	} else {
+		s2s_stream__fail(st, S2SD_EAUTH, "policy-violation",
+		                 "no authentication method in common");
+	}
+}
+
+void
+s2s_stream__out_tls_done(struct s2s_stream *st)
+{
+	struct s2s_cert_check c = {0};
+
+	st->cbs.check_cert(st->arg, st->remote, &c);
+	log_debug(LOG_SUB_S2S, st->opts.connid, "out cert domain=%s chain=%s "
+	          "name=%s reason=\"%s\"", st->remote, err_name(c.chain),
+	          err_name(c.name), c.why);
+	if (st->opts.require_valid_certs && (c.chain != 0 || c.name != 0)) {
+		s2s_stream__fail(st, c.chain != 0 ? c.chain : c.name,
+		                 "undefined-condition", c.why);
+		return;
+	}
+	s2s_stream__restart(st);
+	s2s_stream__out_start(st);
+}
+
+static void
+s2s_out_sasl_answer(struct s2s_stream *st, const struct stanza *el)
+{
+	const struct stanza *c;
+
+	if (strcmp(stanza_name(el), "success") == 0) {
+		st->sasl_done = true;
+		s2s_stream__restart(st);
+		s2s_stream__out_start(st);
+		return;
+	}
+	c = stanza_first_child(el);
+	log_info(LOG_SUB_S2S, st->opts.connid, "out sasl-failure remote=%s "
+	         "condition=%s", st->remote, c != NULL ? stanza_name(c) : "-");
+	st->sasl_failed = true;
+	/* Some peers offer EXTERNAL and then refuse it (ejabberd when it
+	 * cannot validate our certificate): fall back to dialback. */
+	if (st->db_offered && s2s_stream__dialback_usable(st)) {
+		s2s_out_dialback(st);
+		return;
+	}
+	s2s_stream__fail(st, S2SD_EAUTH, "policy-violation",
+	                 "SASL EXTERNAL failed and dialback is not possible");
+}
+
+static void
+s2s_out_db_result(struct s2s_stream *st, const struct stanza *el)
+{
+	const char *type = stanza_attr(el, "type");
+	struct s2s_pair *p = s2s_stream__pair(st, st->local, st->remote);
+	const struct stanza *e, *c;
+
+	if (type != NULL && strcmp(type, "valid") == 0 && p != NULL) {
+		s2s_stream__pair_valid(st, p);
+		return;
+	}
+	e = stanza_child(el, S2S_NS_SERVER, "error");
+	c = e != NULL ? stanza_first_child(e) : NULL;
+	log_info(LOG_SUB_S2S, st->opts.connid, "out dialback-failed local=%s "
+	         "remote=%s type=%s condition=%s", st->local, st->remote,
+	         type != NULL ? type : "-", c != NULL ? stanza_name(c) : "-");
+	if (!st->close_sent) {
+		st->close_sent = true;
+		s2s_stream__send(st, "</stream:stream>", 16);
+	}
+	s2s_stream__report_closed(st, S2SD_EAUTH, "dialback refused by the "
+	                          "peer");
+}
+
+void
+s2s_stream__out_element(struct s2s_stream *st, struct stanza *el)
+{
+	if (st->state == S2S_ST_WAIT_FEATURES &&
+	    s2s_stream__is(el, XMLSTREAM_NS_STREAMS, "features"))
+		s2s_out_features(st, el);
+	else if (st->state == S2S_ST_WAIT_PROCEED &&
+	         s2s_stream__is(el, S2S_NS_TLS, "proceed")) {
+		xmlstream_reset(st->xml);
+		s2s_stream__enter(st, S2S_ST_TLS);
+		st->cbs.starttls(st->arg);
+	} else if (st->state == S2S_ST_WAIT_PROCEED &&
+	           s2s_stream__is(el, S2S_NS_TLS, "failure")) {
+		s2s_stream__report_closed(st, S2SD_ETLS_HANDSHAKE,
+		                          "the peer refused STARTTLS");
+	} else if (st->state == S2S_ST_WAIT_SASL &&
+	           strcmp(stanza_ns(el), S2S_NS_SASL) == 0 &&
+	           (strcmp(stanza_name(el), "success") == 0 ||
+	            strcmp(stanza_name(el), "failure") == 0))
+		s2s_out_sasl_answer(st, el);
+	else if (st->state == S2S_ST_WAIT_DIALBACK &&
+	         s2s_stream__is(el, S2S_NS_DIALBACK, "result"))
+		s2s_out_db_result(st, el);
+	else
+		s2s_stream__fail(st, S2SD_EPROTO, "unsupported-stanza-type",
+		                 "unexpected element during negotiation");
+	stanza_free(el);
+}
