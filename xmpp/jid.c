@@ -23,20 +23,21 @@
 #include "xmpp/jid.h"
 #include "xmpp/jid_int.h"
 
-/* Preparation can only shrink a part by dropping code points mapped to
- * nothing (soft hyphens, zero-width joiners); hostile input gets a bound on
- * the work (NFKC reordering is quadratic in a run of combining marks). */
+/* A part of more input bytes could only prepare to 1023 bytes or fewer by
+ * being mostly code points mapped to nothing (soft hyphens, zero-width
+ * joiners). Refusing it bounds the work on hostile input: libidn's NFKC
+ * reorders a run of combining marks in quadratic time. */
 #define JID_RAW_MAX (4 * JID_PART_MAX)
 #define JID_LABEL_MAX 63
 #define JID_ACE "xn--"
 
 struct jid {
-	const char *node;         /* into buf, or NULL */
-	const char *domain;       /* into buf */
+	const char *node;	  /* into buf, or NULL */
+	const char *domain;	  /* into buf */
 	const char *domain_ascii; /* into buf; == domain when all ASCII */
-	const char *resource;     /* into buf, or NULL */
-	size_t len;               /* of the full address at buf */
-	char buf[];               /* full \0 node \0 domain \0 res \0 ascii \0 */
+	const char *resource;	  /* into buf, or NULL */
+	size_t len;		  /* of the full address at buf */
+	char buf[]; /* full \0 node \0 domain \0 res \0 ascii \0 */
 };
 
 /* Where a reason goes, and which part it is about. */
@@ -149,8 +150,8 @@ utf8_encode(uint32_t c, char *out)
 /* The pre-check every part shares, whichever path follows. Decodes into
  * CPS when not NULL (room for LEN code points). Sets *NCP and *ASCII. */
 static int
-precheck(struct prep *p, const char *in, size_t len, uint32_t *cps,
-         size_t *ncp, bool *ascii)
+precheck(struct prep *p, const char *in, size_t len, uint32_t *cps, size_t *ncp,
+	 bool *ascii)
 {
 	size_t i = 0, n, count = 0;
 	uint32_t c;
@@ -158,7 +159,7 @@ precheck(struct prep *p, const char *in, size_t len, uint32_t *cps,
 
 	if (len > JID_RAW_MAX)
 		return fail(p, "longer than %d bytes before preparation",
-		            JID_RAW_MAX);
+			    JID_RAW_MAX);
 	*ascii = true;
 	while (i < len) {
 		n = utf8_decode((const unsigned char *)in + i, len - i, &c);
@@ -167,7 +168,7 @@ precheck(struct prep *p, const char *in, size_t len, uint32_t *cps,
 		/* libidn's NFKC stops at a NUL: refuse it before libidn. */
 		if (c == 0)
 			return fail(p, "contains forbidden character %s",
-			            cp_name(c, name));
+				    cp_name(c, name));
 		if (c >= 0x80)
 			*ascii = false;
 		if (cps != NULL)
@@ -202,7 +203,7 @@ encode_part(struct prep *p, const uint32_t *cps, size_t n, char *out)
  * point that fails the same way on its own, for a precise reason. */
 static bool
 find_culprit(const uint32_t *cps, size_t n, int want, int flags,
-             const Stringprep_profile *profile, uint32_t *culprit)
+	     const Stringprep_profile *profile, uint32_t *culprit)
 {
 	uint32_t one[64];
 	size_t i, len;
@@ -211,8 +212,8 @@ find_culprit(const uint32_t *cps, size_t n, int want, int flags,
 		one[0] = cps[i];
 		len = 1;
 		if (stringprep_4i(one, &len, UTIL_ARRAY_LEN(one),
-		                  (Stringprep_profile_flags)flags,
-		                  profile) == want) {
+				  (Stringprep_profile_flags)flags,
+				  profile) == want) {
 			*culprit = cps[i];
 			return true;
 		}
@@ -224,7 +225,7 @@ find_culprit(const uint32_t *cps, size_t n, int want, int flags,
  * result that outgrew its buffer (see the buffer sizes at the callers). */
 static int
 explain(struct prep *p, int rc, const uint32_t *cps, size_t n, int flags,
-        const Stringprep_profile *profile, const char *toolong)
+	const Stringprep_profile *profile, const char *toolong)
 {
 	uint32_t c;
 	char name[16];
@@ -233,27 +234,29 @@ explain(struct prep *p, int rc, const uint32_t *cps, size_t n, int flags,
 	case STRINGPREP_CONTAINS_PROHIBITED:
 		if (find_culprit(cps, n, rc, flags, profile, &c))
 			return fail(p, "contains forbidden character %s",
-			            cp_name(c, name));
+				    cp_name(c, name));
 		return fail(p, "contains a forbidden character");
 	case STRINGPREP_CONTAINS_UNASSIGNED:
 		if (find_culprit(cps, n, rc, flags, profile, &c))
-			return fail(p, "contains code point %s, unassigned in "
-			            "Unicode 3.2", cp_name(c, name));
+			return fail(p,
+				    "contains code point %s, unassigned in "
+				    "Unicode 3.2",
+				    cp_name(c, name));
 		return fail(p, "contains an unassigned code point");
 	case STRINGPREP_BIDI_BOTH_L_AND_RAL:
 		return fail(p, "mixes left-to-right and right-to-left "
-		            "characters");
+			       "characters");
 	case STRINGPREP_BIDI_LEADTRAIL_NOT_RAL:
 		return fail(p, "has right-to-left characters but does not "
-		            "start and end with one");
+			       "start and end with one");
 	case STRINGPREP_BIDI_CONTAINS_PROHIBITED:
 		return fail(p, "contains a character forbidden in "
-		            "right-to-left text");
+			       "right-to-left text");
 	case STRINGPREP_TOO_SMALL_BUFFER:
 		return fail(p, "%s", toolong);
 	default:
 		return fail(p, "cannot be prepared (%s)",
-		            stringprep_strerror((Stringprep_rc)rc));
+			    stringprep_strerror((Stringprep_rc)rc));
 	}
 }
 
@@ -263,14 +266,14 @@ static bool
 ascii_forbidden(enum jid__part part, unsigned char c)
 {
 	if (c < 0x20 || c == 0x7f)
-		return true;    /* RFC 3454 C.2.1, in both profiles */
+		return true; /* RFC 3454 C.2.1, in both profiles */
 	/* Nodeprep also refuses the space (C.1.1) and its own table. */
 	return part == JID__NODE && (c == ' ' || strchr("\"&'/:<>@", c));
 }
 
 static int
 prep_fast(struct prep *p, enum jid__part part, const char *in, size_t len,
-          char *out)
+	  char *out)
 {
 	size_t i;
 	unsigned char c;
@@ -280,7 +283,7 @@ prep_fast(struct prep *p, enum jid__part part, const char *in, size_t len,
 		c = (unsigned char)in[i];
 		if (ascii_forbidden(part, c))
 			return fail(p, "contains forbidden character %s",
-			            cp_name(c, name));
+				    cp_name(c, name));
 	}
 	if (len > JID_PART_MAX)
 		return fail(p, "longer than %d bytes", JID_PART_MAX);
@@ -288,18 +291,20 @@ prep_fast(struct prep *p, enum jid__part part, const char *in, size_t len,
 		c = (unsigned char)in[i];
 		/* Nodeprep's B.2 folds A-Z; Resourceprep keeps case. */
 		out[i] = part == JID__NODE && c >= 'A' && c <= 'Z'
-		             ? (char)(c + 32) : (char)c;
+			     ? (char)(c + 32)
+			     : (char)c;
 	}
 	out[len] = '\0';
 	return (int)len;
 }
 
 static int
-prep_full(struct prep *p, enum jid__part part, const uint32_t *cps,
-          size_t n, char *out)
+prep_full(struct prep *p, enum jid__part part, const uint32_t *cps, size_t n,
+	  char *out)
 {
 	const Stringprep_profile *profile = part == JID__NODE
-	    ? stringprep_xmpp_nodeprep : stringprep_xmpp_resourceprep;
+						? stringprep_xmpp_nodeprep
+						: stringprep_xmpp_resourceprep;
 	/* Room for the mapping steps (at most 4 code points each) so that only
 	 * NFKC can run out, and then the result has over 1023 code points. */
 	size_t max = (4 * n > JID_PART_MAX ? 4 * n : JID_PART_MAX) + 2;
@@ -311,7 +316,8 @@ prep_full(struct prep *p, enum jid__part part, const uint32_t *cps,
 	/* Unassigned code points allowed: see jid.h. */
 	rc = stringprep_4i(buf, &len, max, 0, profile);
 	if (rc != STRINGPREP_OK)
-		rc = explain(p, rc, cps, n, 0, profile, "longer than 1023 bytes");
+		rc = explain(p, rc, cps, n, 0, profile,
+			     "longer than 1023 bytes");
 	else
 		rc = encode_part(p, buf, len, out);
 	free(buf);
@@ -350,7 +356,7 @@ has_ace_prefix(const char *s, size_t len)
 /* Append one label to both forms; the 1023-byte limit is on the U form. */
 static int
 dom_append(struct prep *p, struct dom *d, const char *u, size_t ulen,
-           const char *a, size_t alen)
+	   const char *a, size_t alen)
 {
 	size_t dot = d->ulen > 0;
 
@@ -382,7 +388,7 @@ label_fast(struct prep *p, struct dom *d, const char *s, size_t n)
 		if ((rc = std3_char(p, (unsigned char)s[i])) < 0)
 			return rc;
 	if ((rc = std3_hyphens(p, (unsigned char)s[0],
-	                       (unsigned char)s[n - 1])) < 0)
+			       (unsigned char)s[n - 1])) < 0)
 		return rc;
 	if (n > JID_LABEL_MAX)
 		return fail(p, "label longer than %d bytes", JID_LABEL_MAX);
@@ -428,8 +434,7 @@ domain_fast(struct prep *p, struct dom *d, const char *in, size_t len)
  * than passed through (ToUnicode's "never fails" would let two spellings of
  * one domain compare unequal). */
 static int
-alabel_decode(struct prep *p, const char *a, size_t alen, char *u,
-              size_t *ulen)
+alabel_decode(struct prep *p, const char *a, size_t alen, char *u, size_t *ulen)
 {
 	uint32_t in[JID_LABEL_MAX], out[JID_LABEL_MAX + 1];
 	size_t i, outlen = UTIL_ARRAY_LEN(out);
@@ -437,9 +442,9 @@ alabel_decode(struct prep *p, const char *a, size_t alen, char *u,
 	for (i = 0; i < alen; i++)
 		in[i] = (unsigned char)a[i];
 	if (idna_to_unicode_44i(in, alen, out, &outlen,
-	                        IDNA_USE_STD3_ASCII_RULES) != IDNA_SUCCESS)
-		return fail(p, "label '%.*s' is not a valid A-label",
-		            (int)alen, a);
+				IDNA_USE_STD3_ASCII_RULES) != IDNA_SUCCESS)
+		return fail(p, "label '%.*s' is not a valid A-label", (int)alen,
+			    a);
 	*ulen = 0;
 	for (i = 0; i < outlen; i++)
 		*ulen += utf8_encode(out[i], u + *ulen);
@@ -451,14 +456,14 @@ ascii_explain(struct prep *p, int rc)
 {
 	switch (rc) {
 	case IDNA_INVALID_LENGTH:
-	case IDNA_PUNYCODE_ERROR:   /* the encoder ran out of room */
+	case IDNA_PUNYCODE_ERROR: /* the encoder ran out of room */
 		return fail(p, "label longer than %d bytes", JID_LABEL_MAX);
 	case IDNA_CONTAINS_ACE_PREFIX:
 		return fail(p, "label starts with \"" JID_ACE "\" but is not "
-		            "ASCII");
+			       "ASCII");
 	default:
 		return fail(p, "label fails ToASCII (%s)",
-		            idna_strerror((Idna_rc)rc));
+			    idna_strerror((Idna_rc)rc));
 	}
 }
 
@@ -466,7 +471,7 @@ ascii_explain(struct prep *p, int rc)
  * code points). Appends the U and A forms to D. */
 static int
 label_full(struct prep *p, struct dom *d, const uint32_t *raw, size_t n,
-           uint32_t *buf, size_t max)
+	   uint32_t *buf, size_t max)
 {
 	char a[JID_LABEL_MAX + 1], u[4 * JID_LABEL_MAX];
 	size_t i, alen, ulen = 0, len = n;
@@ -477,10 +482,11 @@ label_full(struct prep *p, struct dom *d, const uint32_t *raw, size_t n,
 		return fail(p, "contains an empty label");
 	memcpy(buf, raw, n * sizeof(*buf));
 	rc = stringprep_4i(buf, &len, max, STRINGPREP_NO_UNASSIGNED,
-	                   stringprep_nameprep);
+			   stringprep_nameprep);
 	if (rc != STRINGPREP_OK)
 		return explain(p, rc, raw, n, STRINGPREP_NO_UNASSIGNED,
-		               stringprep_nameprep, "label longer than 63 bytes");
+			       stringprep_nameprep,
+			       "label longer than 63 bytes");
 	if (len == 0)
 		return fail(p, "contains an empty label");
 	for (i = 0; i < len; i++) {
@@ -497,7 +503,7 @@ label_full(struct prep *p, struct dom *d, const uint32_t *raw, size_t n,
 			a[i] = (char)buf[i];
 		a[len] = '\0';
 	} else if ((rc = idna_to_ascii_4i(buf, len, a,
-	                                  IDNA_USE_STD3_ASCII_RULES)) != 0) {
+					  IDNA_USE_STD3_ASCII_RULES)) != 0) {
 		return ascii_explain(p, rc);
 	}
 	alen = strlen(a);
@@ -589,7 +595,7 @@ static size_t
 strip_dot(const char *in, size_t len)
 {
 	static const char *const dots[] = {"\xe3\x80\x82", "\xef\xbc\x8e",
-	                                   "\xef\xbd\xa1"};
+					   "\xef\xbd\xa1"};
 	size_t i;
 
 	if (len > 0 && in[len - 1] == '.')
@@ -602,7 +608,7 @@ strip_dot(const char *in, size_t len)
 
 static int
 prep_domain(struct prep *p, const char *in, size_t len, bool full,
-            struct dom *d)
+	    struct dom *d)
 {
 	uint32_t *cps;
 	size_t n;
@@ -646,7 +652,7 @@ dom_ascii(const struct dom *d, size_t *len)
 
 static int
 prep_part(struct prep *p, enum jid__part part, const char *in, size_t len,
-          bool full, char *out)
+	  bool full, char *out)
 {
 	uint32_t *cps;
 	size_t n;
@@ -670,7 +676,7 @@ prep_part(struct prep *p, enum jid__part part, const char *in, size_t len,
 
 int
 jid__prep_part(enum jid__part part, const char *in, size_t len, bool full,
-               char *out, char *why, size_t whylen)
+	       char *out, char *why, size_t whylen)
 {
 	struct prep p = {part_names[part], why, whylen};
 	struct dom d;
@@ -703,7 +709,7 @@ put(char **w, const char *s, size_t n)
 /* NODE and RES may be NULL (absent); ASCII is NULL when equal to DOM. */
 static struct jid *
 jid_build(const char *node, size_t nlen, const char *dom, size_t dlen,
-          const char *ascii, size_t alen, const char *res, size_t rlen)
+	  const char *ascii, size_t alen, const char *res, size_t rlen)
 {
 	size_t full = (node ? nlen + 1 : 0) + dlen + (res ? rlen + 1 : 0);
 	size_t size = 2 * full + 4 + (ascii ? alen : 0);
@@ -732,8 +738,7 @@ jid_build(const char *node, size_t nlen, const char *dom, size_t dlen,
 }
 
 int
-jid_parse(const char *s, size_t len, struct jid **out, char *why,
-          size_t whylen)
+jid_parse(const char *s, size_t len, struct jid **out, char *why, size_t whylen)
 {
 	struct prep p = {"domain", why, whylen};
 	char node[JID_PART_MAX + 1], res[JID_PART_MAX + 1];
@@ -755,17 +760,17 @@ jid_parse(const char *s, size_t len, struct jid **out, char *why,
 	dom = at ? at + 1 : s;
 	dlen -= (size_t)(dom - s);
 	if (at && (nlen = jid__prep_part(JID__NODE, s, (size_t)(at - s), false,
-	                                 node, why, whylen)) < 0)
+					 node, why, whylen)) < 0)
 		return nlen;
 	if ((rc = prep_domain(&p, dom, dlen, false, &d)) == 0 && slash)
 		rc = rlen = jid__prep_part(JID__RESOURCE, slash + 1,
-		                           len - (size_t)(slash + 1 - s), false,
-		                           res, why, whylen);
+					   len - (size_t)(slash + 1 - s), false,
+					   res, why, whylen);
 	if (rc >= 0) {
 		ascii = dom_ascii(&d, &alen);
 		*out = jid_build(at ? node : NULL, (size_t)nlen, d.u, d.ulen,
-		                 ascii == d.u ? NULL : ascii, alen,
-		                 slash ? res : NULL, (size_t)rlen);
+				 ascii == d.u ? NULL : ascii, alen,
+				 slash ? res : NULL, (size_t)rlen);
 		rc = 0;
 	}
 	util_buf_free(&d.a);
@@ -814,9 +819,9 @@ struct jid *
 jid_bare(const struct jid *j)
 {
 	return jid_build(j->node, j->node ? strlen(j->node) : 0, j->domain,
-	                 strlen(j->domain),
-	                 j->domain_ascii == j->domain ? NULL : j->domain_ascii,
-	                 strlen(j->domain_ascii), NULL, 0);
+			 strlen(j->domain),
+			 j->domain_ascii == j->domain ? NULL : j->domain_ascii,
+			 strlen(j->domain_ascii), NULL, 0);
 }
 
 bool
@@ -832,7 +837,7 @@ jid_equal(const struct jid *a, const struct jid *b)
 /* Shared by the two bare-domain entry points; WANT_ASCII picks the form. */
 static int
 domain_prep_to(const char *in, bool want_ascii, char *out, size_t outlen,
-               char *why, size_t whylen)
+	       char *why, size_t whylen)
 {
 	struct prep p = {"domain", why, whylen};
 	struct dom d;
@@ -851,8 +856,10 @@ domain_prep_to(const char *in, bool want_ascii, char *out, size_t outlen,
 		} else {
 			rc = -ENOSPC;
 			if (why != NULL && whylen > 0)
-				snprintf(why, whylen, "domain longer than the "
-				         "output buffer (%zu bytes)", len);
+				snprintf(why, whylen,
+					 "domain longer than the "
+					 "output buffer (%zu bytes)",
+					 len);
 		}
 	}
 	util_buf_free(&d.a);
@@ -861,14 +868,14 @@ domain_prep_to(const char *in, bool want_ascii, char *out, size_t outlen,
 
 int
 jid_domain_prep(const char *in, char *out, size_t outlen, char *why,
-                size_t whylen)
+		size_t whylen)
 {
 	return domain_prep_to(in, false, out, outlen, why, whylen);
 }
 
 int
 jid_domain_to_ascii(const char *in, char *out, size_t outlen, char *why,
-                    size_t whylen)
+		    size_t whylen)
 {
 	return domain_prep_to(in, true, out, outlen, why, whylen);
 }

@@ -16,6 +16,9 @@
  * would bounce real traffic. They are refused in the domain, which drives DNS,
  * certificate checks and policy (IDNA2003 ToASCII without AllowUnassigned).
  *
+ * A part of more than 4 * JID_PART_MAX input bytes is refused before
+ * preparation (bounded work on hostile input).
+ *
  * Errors are S2SD_EJID with a human reason in WHY (always NUL-terminated when
  * WHYLEN > 0; WHY may be NULL), or -ENOSPC for a caller buffer too small. */
 #ifndef S2SD_JID_H
@@ -33,8 +36,8 @@ struct jid;
  * error). On success *OUT is returned owned (free with jid_free) and the
  * result is 0; on failure *OUT is NULL. */
 int jid_parse(const char *s, size_t len, struct jid **out, char *why,
-              size_t whylen);
-void jid_free(struct jid *j);                     /* NULL ok */
+	      size_t whylen);
+void jid_free(struct jid *j); /* NULL ok */
 
 /* Parts, borrowed from J (valid until jid_free), NUL-terminated. The node
  * and resource are NULL when absent; the domain never is. */
@@ -42,7 +45,8 @@ const char *jid_node(const struct jid *j);
 const char *jid_domain(const struct jid *j);
 const char *jid_resource(const struct jid *j);
 /* The domain in ASCII (A-label) form for DNS and certificate name checks;
- * the same string as jid_domain() when that is all ASCII. Borrowed. */
+ * the same string as jid_domain() when that is all ASCII (IP literals
+ * included, IPv6 still in brackets). Borrowed. */
 const char *jid_domain_ascii(const struct jid *j);
 /* The full prepared address "node@domain/resource", borrowed. LEN, when not
  * NULL, receives its length. */
@@ -57,10 +61,10 @@ bool jid_equal(const struct jid *a, const struct jid *b);
  * its canonical form in OUT; JID_PART_MAX + 1 bytes always suffice. Returns
  * the length written (without the NUL). */
 int jid_domain_prep(const char *in, char *out, size_t outlen, char *why,
-                    size_t whylen);
+		    size_t whylen);
 /* Prepare IN like jid_domain_prep() but write the ASCII (A-label) form.
  * Returns the length written (without the NUL). */
 int jid_domain_to_ascii(const char *in, char *out, size_t outlen, char *why,
-                        size_t whylen);
+			size_t whylen);
 
 #endif

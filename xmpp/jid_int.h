@@ -14,6 +14,6 @@ enum jid__part { JID__NODE, JID__DOMAIN, JID__RESOURCE };
  * path gives identical results and reasons. Returns the length written or
  * S2SD_EJID. */
 int jid__prep_part(enum jid__part part, const char *in, size_t len, bool full,
-                   char *out, char *why, size_t whylen);
+		   char *out, char *why, size_t whylen);
 
 #endif
