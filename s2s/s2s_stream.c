@@ -430,6 +430,14 @@ s2s_stream_input(struct s2s_stream *st, const void *buf, size_t len,
 	int rc;
 
 	st->now = now;
+	/* Plaintext while the TLS handshake is pending: the peer did not wait
+	 * for <proceed/> (or sent data after <starttls/>), whatever read the
+	 * bytes came in. The owner routes bytes to TLS from now on. */
+	if (st->state == S2S_ST_TLS && len > 0) {
+		s2s_stream__fail(st, S2SD_EPROTO, "policy-violation",
+		                 "data after STARTTLS before the TLS handshake");
+		return S2SD_ESTREAM;
+	}
 	while (len > 0 && !st->closed_reported) {
 		if (log_wants(LOG_LEVEL_TRACE, LOG_SUB_XML))
 			log_trace(LOG_SUB_XML, st->opts.connid, "recv %.*s",

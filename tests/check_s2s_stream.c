@@ -1,0 +1,721 @@
+/* check_s2s_stream.c - the S2S stream state machine against scripted peers.
+ *
+ * Every scenario runs twice: the peer's bytes fed whole, then one byte at a
+ * time. Both runs must produce the same event log (the random stream id
+ * replaced by "ID"), and each run asserts what a peer would see. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm/err.h"
+#include "cm/util.h"
+#include "s2s/dialback.h"
+#include "s2s/s2s_sasl.h"
+#include "s2s/s2s_stream.h"
+#include "tests/lib/testutil.h"
+#include "xmpp/stanza.h"
+
+#define PEER_HDR(from, to)                                                     \
+	"<?xml version='1.0'?><stream:stream xmlns='jabber:server' "           \
+	"xmlns:stream='http://etherx.jabber.org/streams' "                    \
+	"xmlns:db='jabber:server:dialback' from='" from "' to='" to "' "      \
+	"version='1.0'>"
+#define OUT_PEER_HDR                                                           \
+	"<?xml version='1.0'?><stream:stream xmlns='jabber:server' "           \
+	"xmlns:stream='http://etherx.jabber.org/streams' "                    \
+	"xmlns:db='jabber:server:dialback' from='a.test' to='b.test' "        \
+	"id='peerid1' version='1.0'>"
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define FEATURES(x) "<stream:features>" x "</stream:features>"
+#define STARTTLS "<starttls xmlns='" NS_TLS "'/>"
+#define EXTERNAL                                                               \
+	"<mechanisms xmlns='" NS_SASL "'><mechanism>EXTERNAL</mechanism>"      \
+	"</mechanisms>"
+#define DBFEAT "<dialback xmlns='urn:xmpp:features:dialback'/>"
+#define MSG(from, to)                                                          \
+	"<message from='" from "' to='" to "' id='m1'><body>hi</body></message>"
+
+struct harness {
+	struct s2s_stream *st;
+	struct util_buf out;        /* bytes sent, since the last take */
+	struct util_buf log;        /* every event, for the split comparison */
+	bool bytewise;
+	uint64_t now;
+	int starttls, closed, closed_err, auths, verifies, nstanzas;
+	enum s2s_auth auth_how;
+	char auth_pair[256], verify_key[80], closed_why[256];
+	int cert_chain, cert_name;  /* what check_cert answers */
+	const char *deny;           /* a domain the policy denies */
+	struct dialback_secret *secret;
+};
+
+static void
+h_log(struct harness *h, const char *fmt, const char *a, const char *b)
+{
+	util_buf_printf(&h->log, fmt, a, b);
+	util_buf_puts(&h->log, "\n");
+}
+
+static void
+h_send(void *arg, const char *buf, size_t len)
+{
+	struct harness *h = arg;
+	char *copy = xstrndup(buf, len);
+
+	util_buf_append(&h->out, buf, len);
+	h_log(h, "send %s%s", copy, "");
+	free(copy);
+}
+
+static void
+h_starttls(void *arg)
+{
+	struct harness *h = arg;
+
+	h->starttls++;
+	h_log(h, "starttls%s%s", "", "");
+}
+
+static bool
+h_is_local(void *arg, const char *domain)
+{
+	(void)arg;
+	return strcmp(domain, "b.test") == 0 || strcmp(domain, "b2.test") == 0;
+}
+
+static bool
+h_allowed_in(void *arg, const char *remote, char *why, size_t whylen)
+{
+	struct harness *h = arg;
+
+	if (h->deny != NULL && strcmp(remote, h->deny) == 0) {
+		snprintf(why, whylen, "denied by 'deny %s' (policy:2)", remote);
+		return false;
+	}
+	return true;
+}
+
+static void
+h_check_cert(void *arg, const char *domain, struct s2s_cert_check *out)
+{
+	struct harness *h = arg;
+
+	out->chain = h->cert_chain;
+	out->name = h->cert_name;
+	snprintf(out->why, sizeof(out->why), "checked for %s", domain);
+}
+
+static void
+h_authenticated(void *arg, const char *local, const char *remote,
+                enum s2s_auth how)
+{
+	struct harness *h = arg;
+
+	h->auths++;
+	h->auth_how = how;
+	snprintf(h->auth_pair, sizeof(h->auth_pair), "%s %s", local, remote);
+	h_log(h, "authenticated %s %s", local, remote);
+}
+
+static void
+h_stanza(void *arg, struct stanza *st)
+{
+	struct harness *h = arg;
+
+	h->nstanzas++;
+	h_log(h, "stanza from %s to %s", stanza_attr(st, "from"),
+	      stanza_attr(st, "to"));
+	stanza_free(st);
+}
+
+static void
+h_db_key(void *arg, const char *receiving, const char *originating,
+         const char *id, char key[65])
+{
+	struct harness *h = arg;
+
+	dialback_key(h->secret, receiving, originating, id, key);
+}
+
+static void
+h_db_verify(void *arg, const char *local, const char *remote, const char *id,
+            const char *key)
+{
+	struct harness *h = arg;
+
+	(void)id;
+	h->verifies++;
+	snprintf(h->verify_key, sizeof(h->verify_key), "%s", key);
+	h_log(h, "verify %s %s", local, remote);
+}
+
+static void
+h_closed(void *arg, int err, const char *why)
+{
+	struct harness *h = arg;
+
+	h->closed++;
+	h->closed_err = err;
+	snprintf(h->closed_why, sizeof(h->closed_why), "%s", why);
+	h_log(h, "closed %s %s", err_name(err), why);
+}
+
+static const struct s2s_stream_cbs h_cbs = {
+    h_send,          h_starttls, h_is_local, h_allowed_in, h_check_cert,
+    h_authenticated, h_stanza,   h_db_key,   h_db_verify,  h_closed,
+};
+
+static void
+h_init(struct harness *h, enum s2s_role role, enum s2s_security sec,
+       bool bytewise)
+{
+	struct s2s_stream_opts o = {
+	    .role = role, .security = sec, .require_valid_certs = true,
+	    .sasl_external = true, .dialback = true, .tls_available = true,
+	    .step_timeout_ms = 5000, .connid = 1,
+	    .local = role == S2S_ROLE_OUT ? "b.test" : NULL,
+	    .remote = role == S2S_ROLE_OUT ? "a.test" : NULL};
+
+	memset(h, 0, sizeof(*h));
+	h->bytewise = bytewise;
+	h->now = 1000;
+	h->secret = dialback_secret_new("test-secret");
+	h->st = s2s_stream_new(&o, &h_cbs, h, h->now);
+	s2s_stream_start(h->st, h->now);
+}
+
+static void
+h_feed(struct harness *h, const char *text)
+{
+	size_t len = strlen(text), i;
+
+	if (!h->bytewise) {
+		s2s_stream_input(h->st, text, len, h->now);
+		return;
+	}
+	for (i = 0; i < len; i++)
+		s2s_stream_input(h->st, text + i, 1, h->now);
+}
+
+/* The bytes sent since the last call (owned by H until the next call). */
+static const char *
+h_take(struct harness *h)
+{
+	static char *last;
+
+	free(last);
+	last = util_buf_steal(&h->out, NULL);
+	return last;
+}
+
+#define ck_sent(h, s)                                                          \
+	do {                                                                   \
+		const char *o_ = h_take(h);                                    \
+		ck_assert_msg(strstr(o_, (s)) != NULL, "missing %s in: %s",    \
+		              (s), o_);                                        \
+	} while (0)
+
+/* The normalised log, returned owned; frees the harness. */
+static char *
+h_finish(struct harness *h)
+{
+	struct util_buf norm = {0};
+	const char *id = s2s_stream_id(h->st), *p = h->log.data, *hit;
+
+	while (id != NULL && p != NULL && (hit = strstr(p, id)) != NULL) {
+		util_buf_append(&norm, p, (size_t)(hit - p));
+		util_buf_puts(&norm, "ID");
+		p = hit + strlen(id);
+	}
+	util_buf_puts(&norm, p != NULL ? p : "");
+	s2s_stream_free(h->st);
+	dialback_secret_free(h->secret);
+	util_buf_free(&h->out);
+	util_buf_free(&h->log);
+	h_take(h);
+	return util_buf_steal(&norm, NULL);
+}
+
+/* ---- receiving role ---- */
+
+static void
+in_required_refuses_dialback_before_tls(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_REQUIRED, h->bytewise);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	ck_sent(h, "<starttls xmlns='" NS_TLS "'><required/></starttls>");
+	ck_assert_int_eq(h->closed, 0);
+	h_feed(h, "<db:result from='a.test' to='b.test'>abc</db:result>");
+	ck_sent(h, "<policy-violation");
+	ck_assert_int_eq(h->closed_err, S2SD_EPOLICY);
+	ck_assert_int_eq(h->verifies, 0);
+}
+
+static void
+in_required_sasl_external(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_REQUIRED, h->bytewise);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	h_take(h);
+	h_feed(h, STARTTLS);
+	ck_sent(h, "<proceed xmlns='" NS_TLS "'/>");
+	ck_assert_int_eq(h->starttls, 1);
+	s2s_stream_tls_done(h->st, 0, h->now);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	{
+		const char *o = h_take(h);
+		ck_assert_ptr_nonnull(strstr(o, "<mechanism>EXTERNAL</mechanism>"));
+		ck_assert_ptr_null(strstr(o, "starttls"));
+	}
+	h_feed(h, "<auth xmlns='" NS_SASL "' mechanism='EXTERNAL'>YS50ZXN0"
+	          "</auth>");
+	ck_sent(h, "<success xmlns='" NS_SASL "'/>");
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	ck_sent(h, "<stream:features></stream:features>");
+	ck_assert_int_eq(h->auths, 1);
+	ck_assert_int_eq(h->auth_how, S2S_AUTH_EXTERNAL);
+	ck_assert_str_eq(h->auth_pair, "b.test a.test");
+	h_feed(h, MSG("alice@a.test/r", "bob@b.test"));
+	h_feed(h, MSG("carol@a.test", "dave@b2.test"));  /* SASL: all ours */
+	ck_assert_int_eq(h->nstanzas, 2);
+	h_feed(h, MSG("mallory@evil.test", "bob@b.test"));
+	ck_sent(h, "<invalid-from");
+	ck_assert_int_eq(h->nstanzas, 2);
+	ck_assert_int_eq(h->closed, 1);
+}
+
+static void
+in_plaintext_after_starttls(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_REQUIRED, h->bytewise);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	h_feed(h, STARTTLS MSG("a@a.test", "b@b.test"));
+	ck_sent(h, "<policy-violation");
+	ck_assert_int_eq(h->closed_err, S2SD_EPROTO);
+	ck_assert_int_eq(h->nstanzas, 0);
+}
+
+static void
+in_host_unknown(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, PEER_HDR("a.test", "c.test"));
+	{
+		const char *o = h_take(h);
+		/* RFC 6120 4.9.1.1: our header first, then the error. */
+		ck_assert_ptr_nonnull(strstr(o, "<stream:stream"));
+		ck_assert_ptr_nonnull(strstr(o, "<host-unknown"));
+	}
+	ck_assert_int_eq(h->closed, 1);
+}
+
+static void
+in_bad_namespace(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, "<stream:stream xmlns='jabber:client' xmlns:stream="
+	          "'http://etherx.jabber.org/streams' to='b.test' "
+	          "version='1.0'>");
+	ck_sent(h, "<invalid-namespace");
+	ck_assert_int_eq(h->closed_err, S2SD_EXML_NAMESPACE);
+}
+
+static void
+in_dialback_valid(struct harness *h)
+{
+	char key[65], buf[512];
+
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	{
+		const char *o = h_take(h);
+		ck_assert_ptr_nonnull(strstr(o, "<starttls xmlns='" NS_TLS
+		                                "'/>"));
+		ck_assert_ptr_nonnull(strstr(o, "urn:xmpp:features:dialback"));
+	}
+	dialback_key(h->secret, "b.test", "a.test", s2s_stream_id(h->st), key);
+	snprintf(buf, sizeof(buf), "<db:result from='a.test' to='b.test'>%s"
+	         "</db:result>", key);
+	h_feed(h, buf);
+	ck_assert_int_eq(h->verifies, 1);
+	ck_assert_str_eq(h->verify_key, key);
+	h_feed(h, MSG("a@a.test", "b@b.test"));  /* not yet verified */
+	ck_assert_int_eq(h->closed, 1);
+	ck_assert_int_eq(h->closed_err, S2SD_EAUTH);
+}
+
+static void
+in_dialback_then_stanzas(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	h_feed(h, "<db:result from='a.test' to='b.test'>k</db:result>");
+	h_take(h);
+	s2s_stream_dialback_verified(h->st, "b.test", "a.test", true, 0,
+	                             h->now);
+	ck_sent(h, "type='valid'");
+	ck_assert_int_eq(h->auth_how, S2S_AUTH_DIALBACK);
+	h_feed(h, MSG("a@a.test", "b@b.test"));
+	ck_assert_int_eq(h->nstanzas, 1);
+	/* Dialback authorises the exact pair only. */
+	h_feed(h, MSG("a@a.test", "x@b2.test"));
+	ck_sent(h, "<invalid-from");
+	ck_assert_int_eq(h->nstanzas, 1);
+}
+
+static void
+in_dialback_invalid(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	h_feed(h, "<db:result from='a.test' to='b.test'>forged</db:result>");
+	h_take(h);
+	s2s_stream_dialback_verified(h->st, "b.test", "a.test", false, 0,
+	                             h->now);
+	ck_sent(h, "type='invalid'");
+	ck_assert_int_eq(h->auths, 0);
+	ck_assert_int_eq(h->closed_err, S2SD_EAUTH);
+}
+
+static void
+in_db_verify_authoritative(struct harness *h)
+{
+	char key[65], buf[512];
+
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, PEER_HDR("c.test", "b.test"));
+	dialback_key(h->secret, "c.test", "b.test", "S1", key);
+	snprintf(buf, sizeof(buf), "<db:verify from='c.test' to='b.test' "
+	         "id='S1'>%s</db:verify>", key);
+	h_take(h);
+	h_feed(h, buf);
+	ck_sent(h, "type='valid'");
+	key[0] = key[0] == 'a' ? 'b' : 'a';
+	snprintf(buf, sizeof(buf), "<db:verify from='c.test' to='b.test' "
+	         "id='S1'>%s</db:verify>", key);
+	h_feed(h, buf);
+	ck_sent(h, "type='invalid'");
+	ck_assert_int_eq(h->closed, 0);
+}
+
+static void
+in_policy_denied(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h->deny = "a.test";
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	ck_sent(h, "<policy-violation");
+	ck_assert_int_eq(h->closed_err, S2SD_EPOLICY);
+}
+
+static void
+in_policy_denied_dialback(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h->deny = "a.test";
+	/* No 'from' on the header: the refusal comes with db:result, and
+	 * no verification is even asked for. */
+	h_feed(h, "<stream:stream xmlns='jabber:server' xmlns:stream="
+	          "'http://etherx.jabber.org/streams' xmlns:db="
+	          "'jabber:server:dialback' to='b.test' version='1.0'>");
+	h_take(h);
+	h_feed(h, "<db:result from='a.test' to='b.test'>k</db:result>");
+	ck_sent(h, "<not-allowed");
+	ck_assert_int_eq(h->verifies, 0);
+	ck_assert_int_eq(h->auths, 0);
+}
+
+static void
+in_stanza_before_auth(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	h_feed(h, MSG("a@a.test", "b@b.test"));
+	ck_sent(h, "<not-authorized");
+	ck_assert_int_eq(h->nstanzas, 0);
+}
+
+static void
+in_timeout(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, "<?xml version='1.0'?>");
+	ck_assert_uint_eq(s2s_stream_deadline(h->st), 6000);
+	s2s_stream_tick(h->st, 5999);
+	ck_assert_int_eq(h->closed, 0);
+	s2s_stream_tick(h->st, 6000);
+	ck_sent(h, "<connection-timeout");
+	ck_assert_int_eq(h->closed_err, S2SD_ETIMEOUT);
+}
+
+static void
+in_close_then_garbage(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	h_feed(h, "<db:result from='a.test' to='b.test'>k</db:result>");
+	s2s_stream_dialback_verified(h->st, "b.test", "a.test", true, 0,
+	                             h->now);
+	h_take(h);
+	h_feed(h, "</stream:stream>garbage<<<");
+	ck_sent(h, "</stream:stream>");
+	ck_assert_int_eq(h->closed, 1);
+	ck_assert_int_eq(h->closed_err, 0);
+}
+
+static void
+in_bad_cert_no_external(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_REQUIRED, h->bytewise);
+	h->cert_chain = S2SD_ETLS_VERIFY;
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	h_feed(h, STARTTLS);
+	s2s_stream_tls_done(h->st, 0, h->now);
+	h_take(h);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	{
+		const char *o = h_take(h);
+		ck_assert_ptr_null(strstr(o, "EXTERNAL"));
+		ck_assert_ptr_nonnull(strstr(o, "urn:xmpp:features:dialback"));
+	}
+	h_feed(h, "<auth xmlns='" NS_SASL "' mechanism='EXTERNAL'>=</auth>");
+	ck_sent(h, "<invalid-mechanism");
+	/* Dialback over TLS is refused too: valid certificates required. */
+	h_feed(h, "<db:result from='a.test' to='b.test'>k</db:result>");
+	ck_sent(h, "<not-allowed");
+	ck_assert_int_eq(h->verifies, 0);
+	ck_assert_int_eq(h->auths, 0);
+}
+
+static void
+in_legacy_dialback(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, "<stream:stream xmlns='jabber:server' xmlns:stream="
+	          "'http://etherx.jabber.org/streams' xmlns:db="
+	          "'jabber:server:dialback' to='b.test'>");
+	{
+		const char *o = h_take(h);
+		ck_assert_ptr_nonnull(strstr(o, "<stream:stream"));
+		ck_assert_ptr_null(strstr(o, "features"));
+	}
+	h_feed(h, "<db:result from='a.test' to='b.test'>k</db:result>");
+	ck_assert_int_eq(h->verifies, 1);
+}
+
+/* ---- initiating role ---- */
+
+static void
+out_to_tls(struct harness *h, enum s2s_security sec)
+{
+	h_init(h, S2S_ROLE_OUT, sec, h->bytewise);
+	ck_sent(h, "from='b.test' to='a.test' version='1.0'>");
+	h_feed(h, OUT_PEER_HDR FEATURES(STARTTLS DBFEAT));
+	ck_sent(h, STARTTLS);
+	h_feed(h, "<proceed xmlns='" NS_TLS "'/>");
+	ck_assert_int_eq(h->starttls, 1);
+	s2s_stream_tls_done(h->st, 0, h->now);
+}
+
+static void
+out_required_external(struct harness *h)
+{
+	out_to_tls(h, S2S_SEC_REQUIRED);
+	ck_sent(h, "<stream:stream");
+	h_feed(h, OUT_PEER_HDR FEATURES(EXTERNAL DBFEAT));
+	ck_sent(h, "mechanism='EXTERNAL'>Yi50ZXN0</auth>");  /* "b.test" */
+	h_feed(h, "<success xmlns='" NS_SASL "'/>");
+	ck_sent(h, "<stream:stream");
+	ck_assert_int_eq(h->auths, 0);
+	h_feed(h, OUT_PEER_HDR "<stream:features/>");
+	ck_assert_int_eq(h->auths, 1);
+	ck_assert_int_eq(h->auth_how, S2S_AUTH_EXTERNAL);
+	ck_assert(s2s_stream_is_ready(h->st));
+	ck_assert(s2s_stream_tls_on(h->st));
+	{
+		struct stanza *m = stanza_new("jabber:server", "message");
+		stanza_set_attr(m, "from", "x@b.test");
+		stanza_set_attr(m, "to", "y@a.test");
+		ck_assert_int_eq(s2s_stream_send_stanza(h->st, m), 0);
+		ck_sent(h, "<message from='x@b.test' to='y@a.test'/>");
+		stanza_set_attr(m, "from", "x@b2.test");  /* pair not authed */
+		ck_assert_int_eq(s2s_stream_send_stanza(h->st, m), -ENOTCONN);
+		stanza_free(m);
+	}
+}
+
+static void
+out_required_without_starttls(struct harness *h)
+{
+	h_init(h, S2S_ROLE_OUT, S2S_SEC_REQUIRED, h->bytewise);
+	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT));
+	ck_assert_int_eq(h->closed_err, S2SD_ETLS);
+	ck_assert_ptr_null(strstr(h_take(h), "<db:result"));
+}
+
+static void
+out_bad_cert(struct harness *h)
+{
+	h->cert_name = S2SD_ETLS_NAME;
+	out_to_tls(h, S2S_SEC_REQUIRED);
+	h->cert_name = S2SD_ETLS_NAME;
+	ck_assert_int_eq(h->closed, 0);
+}
+
+static void
+out_bad_cert_check(struct harness *h)
+{
+	h_init(h, S2S_ROLE_OUT, S2S_SEC_REQUIRED, h->bytewise);
+	h->cert_name = S2SD_ETLS_NAME;
+	h_feed(h, OUT_PEER_HDR FEATURES(STARTTLS));
+	h_feed(h, "<proceed xmlns='" NS_TLS "'/>");
+	s2s_stream_tls_done(h->st, 0, h->now);
+	ck_assert_int_eq(h->closed_err, S2SD_ETLS_NAME);
+	ck_assert_ptr_nonnull(strstr(h->closed_why, "checked for a.test"));
+}
+
+static void
+out_sasl_failure_then_dialback(struct harness *h)
+{
+	char key[65], expect[128];
+
+	out_to_tls(h, S2S_SEC_REQUIRED);
+	h_feed(h, OUT_PEER_HDR FEATURES(EXTERNAL DBFEAT));
+	h_take(h);
+	h_feed(h, "<failure xmlns='" NS_SASL "'><not-authorized/></failure>");
+	dialback_key(h->secret, "a.test", "b.test", "peerid1", key);
+	snprintf(expect, sizeof(expect), ">%s</result>", key);
+	ck_sent(h, expect);
+	h_feed(h, "<db:result from='a.test' to='b.test' type='valid'/>");
+	ck_assert_int_eq(h->auth_how, S2S_AUTH_DIALBACK);
+	ck_assert(s2s_stream_is_ready(h->st));
+}
+
+static void
+out_optional_clear_dialback(struct harness *h)
+{
+	h_init(h, S2S_ROLE_OUT, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT));
+	ck_sent(h, "<result xmlns='jabber:server:dialback' from='b.test' "
+	           "to='a.test'>");
+	h_feed(h, "<db:result from='a.test' to='b.test' type='invalid'/>");
+	ck_assert_int_eq(h->closed_err, S2SD_EAUTH);
+	ck_assert_int_eq(h->auths, 0);
+}
+
+static void
+out_unprompted_success(struct harness *h)
+{
+	h_init(h, S2S_ROLE_OUT, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT));
+	h_feed(h, "<success xmlns='" NS_SASL "'/>");
+	ck_sent(h, "<unsupported-stanza-type");
+	ck_assert_int_eq(h->auths, 0);
+}
+
+static void
+out_restart_skipped(struct harness *h)
+{
+	out_to_tls(h, S2S_SEC_REQUIRED);
+	h_feed(h, OUT_PEER_HDR FEATURES(EXTERNAL));
+	h_feed(h, "<success xmlns='" NS_SASL "'/>");
+	h_take(h);
+	/* No new header: the features are not in any stream. */
+	h_feed(h, "<stream:features/>");
+	ck_assert_int_eq(h->closed, 1);
+	ck_assert_int_eq(h->auths, 0);
+}
+
+static void
+out_peer_stream_error(struct harness *h)
+{
+	h_init(h, S2S_ROLE_OUT, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, OUT_PEER_HDR "<stream:error><host-unknown xmlns="
+	          "'urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>");
+	ck_assert_int_eq(h->closed_err, S2SD_ESTREAM);
+	ck_assert_ptr_nonnull(strstr(h->closed_why, "host-unknown"));
+	ck_assert(s2s_stream_peer_opened(h->st));
+}
+
+typedef void scenario_fn(struct harness *h);
+
+static scenario_fn *const scenarios[] = {
+    in_required_refuses_dialback_before_tls,
+    in_required_sasl_external,
+    in_plaintext_after_starttls,
+    in_host_unknown,
+    in_bad_namespace,
+    in_dialback_valid,
+    in_dialback_then_stanzas,
+    in_dialback_invalid,
+    in_db_verify_authoritative,
+    in_policy_denied,
+    in_policy_denied_dialback,
+    in_stanza_before_auth,
+    in_timeout,
+    in_close_then_garbage,
+    in_bad_cert_no_external,
+    in_legacy_dialback,
+    out_required_external,
+    out_required_without_starttls,
+    out_bad_cert_check,
+    out_sasl_failure_then_dialback,
+    out_optional_clear_dialback,
+    out_unprompted_success,
+    out_restart_skipped,
+    out_peer_stream_error,
+};
+
+START_TEST(test_scenario_split_invariant)
+{
+	struct harness h;
+	char *whole, *bytes;
+
+	memset(&h, 0, sizeof(h));
+	scenarios[_i](&h);
+	whole = h_finish(&h);
+	memset(&h, 0, sizeof(h));
+	h.bytewise = true;
+	scenarios[_i](&h);
+	bytes = h_finish(&h);
+	ck_assert_str_eq(whole, bytes);
+	free(whole);
+	free(bytes);
+}
+END_TEST
+
+static void
+setup(void)
+{
+	char why[256];
+
+	ck_assert_msg(s2s_sasl_init(why, sizeof(why)) == 0, "%s", why);
+}
+
+static void
+teardown(void)
+{
+	s2s_sasl_done();
+}
+
+static Suite *
+stream_suite(void)
+{
+	Suite *s = suite_create("s2s_stream");
+	TCase *tc = tcase_create("scenarios");
+
+	(void)out_bad_cert;
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_scenario_split_invariant, 0,
+	                    UTIL_ARRAY_LEN(scenarios));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return testutil_run(stream_suite());
+}
