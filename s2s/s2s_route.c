@@ -69,6 +69,7 @@ struct s2s_routes {
 	struct s2s_route **heap;
 	size_t nheap, capheap;
 	struct util_buf sizebuf;        /* reused to measure stanzas */
+	int closing_err;                /* s2s_routes_free() under way */
 };
 
 /* RFC 6120 8.3.3: the error type each defined condition usually takes. */
@@ -486,6 +487,9 @@ s2s_routes_free(struct s2s_routes *t, int err)
 
 	if (t == NULL)
 		return;
+	/* A bounce callback may still submit: such stanzas bounce at once
+	 * (s2s_routes_submit), and a route it creates joins this loop. */
+	t->closing_err = err != 0 ? err : S2SD_ESHUTDOWN;
 	while ((r = t->all) != NULL) {
 		l = route_detach(r);
 		if (l.count != 0)
@@ -563,6 +567,11 @@ s2s_routes_submit(struct s2s_routes *t, const char *local,
 
 	if (r == NULL)
 		r = route_new(t, local, remote);
+	if (t->closing_err != 0) {
+		route_reject(r, st, route_err_cond(t->closing_err),
+		             t->closing_err);
+		return;
+	}
 	switch (r->state) {
 	case S2S_ROUTE_READY:
 		/* Stanzas still waiting (a hand-over in progress) go first. */

@@ -46,8 +46,15 @@ struct rec {
 	struct rec_drop drops[MAX_EV];
 	int fail_in_connect;            /* 0, or the error to fail with */
 	size_t close_after_sends;       /* 0, or close after that many */
-	bool keep_bounces;              /* else count and free them */
+	const char *submit_in_send;     /* submit this id from the 1st send */
+	const char *submit_in_bounce;   /* ... from the 1st bounce */
+	/* Called after the recording, to re-enter the route manager. */
+	void (*on_connect)(struct rec *rc, struct s2s_route *r);
+	void (*on_send)(struct rec *rc, struct s2s_route *r);
+	void (*on_bounce)(struct rec *rc, const struct stanza *reply);
 };
+
+static struct stanza *mk(const char *kind, const char *id);
 
 static void
 rec_connect(void *arg, struct s2s_route *r)
@@ -59,6 +66,8 @@ rec_connect(void *arg, struct s2s_route *r)
 	ck_assert_int_eq(s2s_route_state(r), S2S_ROUTE_CONNECTING);
 	if (rc->fail_in_connect != 0)
 		s2s_route_failed(r, rc->fail_in_connect, false, rc->now);
+	if (rc->on_connect != NULL)
+		rc->on_connect(rc, r);
 }
 
 static void
@@ -74,6 +83,11 @@ rec_send(void *arg, struct s2s_route *r, struct stanza *st)
 	stanza_free(st);
 	if (rc->close_after_sends != 0 && rc->nsent == rc->close_after_sends)
 		s2s_route_closed(r, rc->now);
+	if (rc->submit_in_send != NULL && rc->nsent == 1)
+		s2s_routes_submit(rc->t, s2s_route_local(r), s2s_route_remote(r),
+		                  mk("chat", rc->submit_in_send), rc->now);
+	if (rc->on_send != NULL)
+		rc->on_send(rc, r);
 }
 
 static void
@@ -83,6 +97,11 @@ rec_bounce(void *arg, struct stanza *reply)
 
 	ck_assert_uint_lt(rc->nbounce, MAX_EV);
 	rc->bounces[rc->nbounce++] = reply;
+	if (rc->submit_in_bounce != NULL && rc->nbounce == 1)
+		s2s_routes_submit(rc->t, LOCAL, REMOTE,
+		                  mk("chat", rc->submit_in_bounce), rc->now);
+	if (rc->on_bounce != NULL)
+		rc->on_bounce(rc, reply);
 }
 
 static void
@@ -134,7 +153,6 @@ rec_init(struct rec *rc, const struct s2s_route_opts *o)
 {
 	memset(rc, 0, sizeof(*rc));
 	rc->now = 1000000;
-	rc->keep_bounces = true;
 	rc->t = s2s_routes_new(o, &rec_cbs, rc);
 }
 
@@ -629,6 +647,123 @@ START_TEST(test_backoff_then_reconnect)
 }
 END_TEST
 
+/* The timer heap against a model: many routes fail, back off, go idle,
+ * are forgotten or reconnect (which takes their timer out of the middle
+ * of the heap). The expected timer of each route is tracked here; the
+ * deadline must always be the earliest, and ticks must apply exactly the
+ * timers due. */
+#define MANY 200
+#define MODEL_BACKOFF 1
+#define MODEL_IDLE 2
+
+struct model {
+	struct rec rc;
+	uint32_t seed;
+	char names[MANY][32];
+	int state[MANY];                /* 0 absent/connecting, or above */
+	uint64_t exp[MANY];             /* UINT64_MAX: no timer */
+};
+
+static void
+model_fail(struct model *m, int i)
+{
+	struct s2s_route *r = s2s_routes_find(m->rc.t, LOCAL, m->names[i]);
+
+	s2s_route_failed(r, S2SD_ECONNECT, false, m->rc.now);
+	m->state[i] = MODEL_BACKOFF;
+	m->exp[i] = s2s_route_backoff_until(r);
+}
+
+static void
+model_touch(struct model *m, int i)
+{
+	if (m->state[i] == 0 && m->exp[i] == 0) {       /* connecting */
+		model_fail(m, i);
+		return;
+	}
+	if (m->state[i] == MODEL_BACKOFF)
+		return;
+	s2s_routes_submit(m->rc.t, LOCAL, m->names[i], mk("chat", "1"),
+	                  m->rc.now);
+	m->state[i] = 0;
+	m->exp[i] = 0;                  /* 0 marks "connecting" */
+	if (test_rand(&m->seed) % 2)
+		model_fail(m, i);
+}
+
+/* Apply the timers due at NOW to the model, the way the table should. */
+static void
+model_tick(struct model *m, uint64_t max_ms)
+{
+	bool again = true;
+	int i;
+
+	while (again) {
+		again = false;
+		for (i = 0; i < MANY; i++) {
+			if (m->state[i] == 0 || m->exp[i] > m->rc.now)
+				continue;
+			again = true;
+			if (m->state[i] == MODEL_BACKOFF) {
+				m->state[i] = MODEL_IDLE;
+				m->exp[i] += max_ms;
+			} else {
+				m->state[i] = 0;
+				m->exp[i] = UINT64_MAX;
+			}
+		}
+	}
+}
+
+static uint64_t
+model_deadline(const struct model *m)
+{
+	uint64_t want = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < MANY; i++)
+		if (m->state[i] != 0 && m->exp[i] < want)
+			want = m->exp[i];
+	return want;
+}
+
+START_TEST(test_timer_heap_model)
+{
+	struct s2s_route_opts o = test_opts(100, 1 << 20);
+	static struct model m;
+	struct s2s_route *r;
+	int i, step;
+
+	memset(&m, 0, sizeof(m));
+	m.seed = 99;
+	o.backoff_min_ms = 100;
+	o.backoff_max_ms = 3000;
+	o.rnd = test_rand;
+	o.rnd_arg = &m.seed;
+	rec_init(&m.rc, &o);
+	for (i = 0; i < MANY; i++) {
+		snprintf(m.names[i], sizeof(m.names[i]), "r%d.example", i);
+		m.exp[i] = UINT64_MAX;
+	}
+	for (step = 0; step < 20000; step++) {
+		if (test_rand(&m.seed) % 3 != 0) {
+			model_touch(&m, (int)(test_rand(&m.seed) % MANY));
+		} else {
+			m.rc.now += test_rand(&m.seed) % 200;
+			s2s_routes_tick(m.rc.t, m.rc.now);
+			model_tick(&m, o.backoff_max_ms);
+		}
+		ck_assert_uint_eq(s2s_routes_deadline(m.rc.t), model_deadline(&m));
+		rec_clear(&m.rc);
+	}
+	for (i = 0; i < MANY; i++) {
+		r = s2s_routes_find(m.rc.t, LOCAL, m.names[i]);
+		ck_assert_int_eq(r == NULL, m.state[i] == 0 && m.exp[i] != 0);
+	}
+	rec_done(&m.rc, S2SD_ESHUTDOWN);
+}
+END_TEST
+
 /* backoff_min 0: no window at all; the next stanza connects at once. */
 START_TEST(test_backoff_disabled)
 {
@@ -773,6 +908,55 @@ START_TEST(test_reenter_close_in_send)
 }
 END_TEST
 
+/* A stanza submitted from inside a send during the hand-over goes after
+ * the ones still waiting. */
+START_TEST(test_reenter_submit_in_send)
+{
+	struct s2s_route_opts o = test_opts(100, 1 << 20);
+	static const char *const want[] = {"1", "2", "3", "new", "direct"};
+	struct rec rc;
+	size_t i;
+
+	rec_init(&rc, &o);
+	rc.submit_in_send = "new";
+	submit(&rc, "chat", "1");
+	submit(&rc, "chat", "2");
+	submit(&rc, "chat", "3");
+	s2s_route_ready(route(&rc), rc.now);
+	submit(&rc, "chat", "direct");
+	ck_assert_uint_eq(rc.nsent, 5);
+	for (i = 0; i < 5; i++)
+		ck_assert_str_eq(rc.sent[i].id, want[i]);
+	ck_assert_uint_eq(s2s_route_queued(route(&rc), NULL), 0);
+	rec_done(&rc, S2SD_ESHUTDOWN);
+}
+END_TEST
+
+/* Without back-off a sender may retry from inside its bounce: the retry
+ * starts a new attempt and is not swept up with the failed queue. */
+START_TEST(test_reenter_submit_in_bounce)
+{
+	struct s2s_route_opts o = test_opts(100, 1 << 20);
+	struct rec rc;
+
+	o.backoff_min_ms = 0;
+	rec_init(&rc, &o);
+	rc.submit_in_bounce = "retry";
+	submit(&rc, "chat", "1");
+	submit(&rc, "chat", "2");
+	s2s_route_failed(route(&rc), S2SD_ECONNECT, false, rc.now);
+	ck_assert_uint_eq(rc.nbounce, 2);
+	ck_assert_str_eq(stanza_attr(rc.bounces[1], "id"), "2");
+	ck_assert_uint_eq(rc.nconnect, 2);
+	ck_assert_int_eq(s2s_route_state(route(&rc)), S2S_ROUTE_CONNECTING);
+	ck_assert_uint_eq(s2s_route_queued(route(&rc), NULL), 1);
+	s2s_route_ready(route(&rc), rc.now);
+	ck_assert_uint_eq(rc.nsent, 1);
+	ck_assert_str_eq(rc.sent[0].id, "retry");
+	rec_done(&rc, S2SD_ESHUTDOWN);
+}
+END_TEST
+
 /* Reporting an outcome that is not pending is a broken invariant. */
 START_TEST(test_ready_twice_fatal)
 {
@@ -793,14 +977,14 @@ END_TEST
 #define P_LOCALS 2
 #define P_REMOTES 3
 #define P_STEPS 4000
-#define P_MAX_IDS (P_STEPS + 16)
+#define P_MAX_IDS (2 * P_STEPS)
 
 static const char *const p_locals[P_LOCALS] = {"a.example", "b.example"};
 static const char *const p_remotes[P_REMOTES] = {"x.example", "y.example",
                                                  "z.example"};
 
 struct prop {
-	struct rec rc;
+	struct rec rc;                         /* first: hooks cast back */
 	uint32_t seed;
 	int nids;
 	unsigned char outcome[P_MAX_IDS];      /* times handed on */
@@ -870,6 +1054,7 @@ p_submit(struct prop *p, int pair)
 	struct stanza *st;
 	char id[16];
 
+	ck_assert_int_lt(p->nids, P_MAX_IDS);
 	snprintf(id, sizeof(id), "%d", p->nids);
 	p->route_of[p->nids] = pair;
 	p->nids++;
@@ -878,16 +1063,53 @@ p_submit(struct prop *p, int pair)
 	                  p_remotes[pair % P_REMOTES], st, p->rc.now);
 }
 
+static const int p_errs[] = {S2SD_EDNS_NXDOMAIN, S2SD_ECONNECT,
+                             S2SD_ETIMEOUT, -ECONNRESET, S2SD_EPOLICY};
+
+/* The owner fails some attempts synchronously (a cached DNS failure). */
+static void
+p_on_connect(struct rec *rc, struct s2s_route *r)
+{
+	struct prop *p = (struct prop *)rc;
+
+	if (p_rand(p, 8) == 0 && s2s_route_state(r) == S2S_ROUTE_CONNECTING)
+		s2s_route_failed(r, p_errs[p_rand(p, UTIL_ARRAY_LEN(p_errs))],
+		                 false, rc->now);
+}
+
+/* From inside a send: submit more to the same pair, or lose the stream. */
+static void
+p_on_send(struct rec *rc, struct s2s_route *r)
+{
+	struct prop *p = (struct prop *)rc;
+	uint32_t what = p_rand(p, 40);
+
+	if (what == 0)
+		p_submit(p, p_pair(r));
+	else if (what == 1 && s2s_route_state(r) == S2S_ROUTE_READY)
+		s2s_route_closed(r, rc->now);
+	else if (what == 2 && s2s_route_state(r) == S2S_ROUTE_READY)
+		s2s_route_failed(r, -ECONNRESET, true, rc->now);
+}
+
+/* A sender that retries at once when its stanza bounces. */
+static void
+p_on_bounce(struct rec *rc, const struct stanza *reply)
+{
+	struct prop *p = (struct prop *)rc;
+
+	if (p_rand(p, 16) == 0)
+		p_submit(p, p->route_of[p_id(reply)]);
+}
+
 /* One random event on PAIR, if its state allows it. */
 static void
 p_event(struct prop *p, int pair)
 {
-	static const int errs[] = {S2SD_EDNS_NXDOMAIN, S2SD_ECONNECT,
-	                           S2SD_ETIMEOUT, -ECONNRESET, S2SD_EPOLICY};
 	struct s2s_route *r = s2s_routes_find(p->rc.t, p_locals[pair / P_REMOTES],
 	                                      p_remotes[pair % P_REMOTES]);
 	uint32_t what = p_rand(p, 10);
-	int err = errs[p_rand(p, UTIL_ARRAY_LEN(errs))];
+	int err = p_errs[p_rand(p, UTIL_ARRAY_LEN(p_errs))];
 
 	if (r == NULL)
 		return;
@@ -946,11 +1168,15 @@ START_TEST(test_property_accounting)
 	for (i = 0; i < P_LOCALS * P_REMOTES; i++)
 		p.last_sent[i] = -1;
 	p.seed = 0x9e3779b9u ^ (uint32_t)(_i * 7919 + 1);
-	o.backoff_min_ms = 500;
+	/* Odd rounds without back-off: failed routes go IDLE at once. */
+	o.backoff_min_ms = _i % 2 ? 0 : 500;
 	o.backoff_max_ms = 8000;
 	o.rnd = test_rand;
 	o.rnd_arg = &p.seed;
 	rec_init(&p.rc, &o);
+	p.rc.on_connect = p_on_connect;
+	p.rc.on_send = p_on_send;
+	p.rc.on_bounce = p_on_bounce;
 	while (p.nids < P_STEPS)
 		p_step(&p);
 	s2s_routes_free(p.rc.t, S2SD_ESHUTDOWN);
@@ -981,11 +1207,14 @@ route_suite(void)
 	tcase_add_test(tc, test_backoff_jitter);
 	tcase_add_test(tc, test_backoff_then_reconnect);
 	tcase_add_test(tc, test_backoff_disabled);
+	tcase_add_test(tc, test_timer_heap_model);
 	tcase_add_test(tc, test_closed_reconnect);
 	tcase_add_test(tc, test_flush_bounce_policy);
 	tcase_add_test(tc, test_free_shutdown);
 	tcase_add_test(tc, test_reenter_fail_in_connect);
 	tcase_add_test(tc, test_reenter_close_in_send);
+	tcase_add_test(tc, test_reenter_submit_in_send);
+	tcase_add_test(tc, test_reenter_submit_in_bounce);
 	/* An abort can only be expected from a forked test. */
 	if (fork == NULL || strcmp(fork, "no") != 0)
 		tcase_add_test_raise_signal(tc, test_ready_twice_fatal,
