@@ -13,7 +13,10 @@
  * reports the outcome with s2s_route_ready() / s2s_route_failed(). Stanzas
  * passed in are taken; callbacks hand them on (taken by the callee). Bounces
  * follow RFC 6120 8.3: only stanzas for which stanza_is_bounceable() holds
- * are answered (never errors, never iq results); the others are dropped
+ * are answered (never errors, never iq results), with the error type RFC
+ * 6120 8.3.3 gives the condition (cancel for remote-server-not-found,
+ * not-allowed, service-unavailable; wait for remote-server-timeout,
+ * resource-constraint) and a text "REMOTE: reason"; the others are dropped
  * through the drop callback, which logs them. Callbacks run from inside the
  * calls below; they may submit and report outcomes again, but must not call
  * s2s_routes_tick() or s2s_routes_free().
@@ -45,11 +48,11 @@ enum s2s_route_state {
 typedef uint32_t s2s_route_rand_fn(void *arg);
 
 struct s2s_route_opts {
-	size_t max_stanzas;     /* queue bound while connecting */
-	size_t max_bytes;       /* ... in serialised bytes */
+	size_t max_stanzas;       /* queue bound while connecting (>= 1) */
+	size_t max_bytes;         /* ... in serialised bytes (>= 1) */
 	uint64_t backoff_min_ms;  /* 0: no back-off window */
 	uint64_t backoff_max_ms;  /* >= backoff_min_ms; jitter may exceed it */
-	s2s_route_rand_fn *rnd; /* jitter; NULL: the CSPRNG */
+	s2s_route_rand_fn *rnd;   /* jitter; NULL: the CSPRNG */
 	void *rnd_arg;
 };
 
@@ -67,7 +70,9 @@ struct s2s_route_cbs {
 /* OPTS and CBS are copied. Returns owned. */
 struct s2s_routes *s2s_routes_new(const struct s2s_route_opts *opts,
                                   const struct s2s_route_cbs *cbs, void *arg);
-/* Bounce everything queued with ERR (e.g. S2SD_ESHUTDOWN) and free. */
+/* Bounce everything queued with ERR (e.g. S2SD_ESHUTDOWN) and free every
+ * route, connecting and ready ones too (the owner closes or forgets its
+ * streams). What a bounce callback submits meanwhile bounces at once. */
 void s2s_routes_free(struct s2s_routes *t, int err);      /* NULL ok */
 
 /* Route ST (taken) from LOCAL to REMOTE (prepared domains). Creates the
@@ -85,13 +90,16 @@ void s2s_route_ready(struct s2s_route *r, uint64_t now);
  * -errno). OPENED tells whether the peer ever opened a stream: queued
  * stanzas bounce remote-server-timeout if it did, else with
  * err_condition(ERR) (remote-server-not-found for DNS and connect failures,
- * remote-server-timeout for time-outs). Enters back-off. Reporting an
+ * remote-server-timeout for time-outs and for stream-level conditions such
+ * as not-well-formed, which only a peer that spoke can cause). Enters
+ * back-off. Reporting an
  * outcome (_ready, _failed, _closed) in a state that has none pending is a
  * broken invariant (fatal). */
 void s2s_route_failed(struct s2s_route *r, int err, bool opened,
                       uint64_t now);
 /* A ready stream closed normally (idle time-out, peer closed): back to
- * IDLE; the next stanza connects again. */
+ * IDLE; the next stanza connects again. Closed in the middle of the
+ * hand-over (from a send callback), what is left asks to connect again. */
 void s2s_route_closed(struct s2s_route *r, uint64_t now);
 /* Bounce everything queued on R with CONDITION-bearing ERR and keep its
  * state (used when policy changes deny the route). */

@@ -17,6 +17,7 @@
 #include "s2s/s2s_route.h"
 #include "tests/lib/testutil.h"
 #include "xmpp/stanza.h"
+#include "xmpp/xmlstream.h"
 
 #define LOCAL "example.com"
 #define REMOTE "example.net"
@@ -84,7 +85,8 @@ rec_send(void *arg, struct s2s_route *r, struct stanza *st)
 	if (rc->close_after_sends != 0 && rc->nsent == rc->close_after_sends)
 		s2s_route_closed(r, rc->now);
 	if (rc->submit_in_send != NULL && rc->nsent == 1)
-		s2s_routes_submit(rc->t, s2s_route_local(r), s2s_route_remote(r),
+		s2s_routes_submit(rc->t, s2s_route_local(r),
+		                  s2s_route_remote(r),
 		                  mk("chat", rc->submit_in_send), rc->now);
 	if (rc->on_send != NULL)
 		rc->on_send(rc, r);
@@ -368,7 +370,7 @@ START_TEST(test_queue_byte_bound)
 	ck_assert_uint_eq(s2s_route_queued(route(&rc), &bytes), 2);
 	ck_assert_uint_eq(bytes, 2 * one);
 	submit(&rc, "chat", "3");            /* would exceed max_bytes */
-	submit(&rc, "error", "4");           /* errors are dropped, not bounced */
+	submit(&rc, "error", "4");   /* errors are dropped, not bounced */
 	ck_assert_uint_eq(rc.nbounce, 1);
 	check_bounce(rc.bounces[0], "message", "3", "resource-constraint",
 	             "wait");
@@ -379,6 +381,82 @@ START_TEST(test_queue_byte_bound)
 	ck_assert_uint_eq(rc.nsent, 2);
 	ck_assert_uint_eq(s2s_route_queued(route(&rc), &bytes), 0);
 	ck_assert_uint_eq(bytes, 0);
+	rec_done(&rc, S2SD_ESHUTDOWN);
+}
+END_TEST
+
+static void
+take_stanza(void *arg, struct stanza *st)
+{
+	*(struct stanza **)arg = st;
+}
+
+/* A parsed stanza counts as the bytes it came in as (the padding inside
+ * its start tag is kept), not as its re-serialisation. */
+START_TEST(test_queue_counts_raw_bytes)
+{
+	static const char head[] =
+	    "<stream:stream xmlns='jabber:server' version='1.0' "
+	    "xmlns:stream='http://etherx.jabber.org/streams'>";
+	static const char msg[] =
+	    "<message from='alice@" LOCAL "/desk' to='bob@" REMOTE "'    "
+	    "id='raw'     type='chat'><body>hi</body></message>";
+	struct xmlstream_cbs xcbs = {NULL, take_stanza, NULL, NULL};
+	struct s2s_route_opts o = test_opts(100, 1 << 20);
+	struct stanza *st = NULL;
+	struct xmlstream *xs = xmlstream_new(NULL, &xcbs, &st);
+	size_t raw, bytes;
+	struct rec rc;
+
+	ck_assert_int_eq(xmlstream_feed(xs, head, strlen(head)), 0);
+	ck_assert_int_eq(xmlstream_feed(xs, msg, strlen(msg)), 0);
+	xmlstream_free(xs);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_ptr_nonnull(stanza_raw(st, &raw));
+	ck_assert_uint_eq(raw, strlen(msg));
+	ck_assert_uint_ne(raw, serialized_size(st));
+	rec_init(&rc, &o);
+	s2s_routes_submit(rc.t, LOCAL, REMOTE, st, rc.now);
+	ck_assert_uint_eq(s2s_route_queued(route(&rc), &bytes), 1);
+	ck_assert_uint_eq(bytes, raw);
+	s2s_route_ready(route(&rc), rc.now);
+	ck_assert_str_eq(rc.sent[0].id, "raw");
+	rec_done(&rc, S2SD_ESHUTDOWN);
+}
+END_TEST
+
+/* Domains at the 1023-byte limit (keys longer than any fixed buffer), the
+ * CSPRNG as jitter source, state names. */
+START_TEST(test_long_domains_csprng)
+{
+	struct s2s_route_opts o = test_opts(100, 1 << 20);
+	char a[1024], b[1024];
+	struct s2s_route *r;
+	struct rec rc;
+	uint64_t w;
+
+	memset(a, 'a', sizeof(a) - 1);
+	memset(b, 'b', sizeof(b) - 1);
+	a[sizeof(a) - 1] = b[sizeof(b) - 1] = '\0';
+	o.rnd = NULL;
+	rec_init(&rc, &o);
+	s2s_routes_submit(rc.t, a, b, mk("chat", "1"), rc.now);
+	s2s_routes_submit(rc.t, b, a, mk("chat", "2"), rc.now);
+	ck_assert_uint_eq(rc.nconnect, 2);
+	r = s2s_routes_find(rc.t, a, b);
+	ck_assert_ptr_eq(r, rc.connects[0]);
+	ck_assert_str_eq(s2s_route_remote(r), b);
+	ck_assert_ptr_eq(s2s_routes_find(rc.t, b, a), rc.connects[1]);
+	s2s_route_failed(r, S2SD_ECONNECT, false, rc.now);
+	w = s2s_route_backoff_until(r) - rc.now;
+	ck_assert_uint_ge(w, 1500);
+	ck_assert_uint_le(w, 2500);
+	ck_assert_str_eq(s2s_route_state_name(s2s_route_state(r)), "backoff");
+	ck_assert_str_eq(s2s_route_state_name(S2S_ROUTE_IDLE), "idle");
+	ck_assert_str_eq(s2s_route_state_name(S2S_ROUTE_CONNECTING),
+	                 "connecting");
+	ck_assert_str_eq(s2s_route_state_name(S2S_ROUTE_READY), "ready");
+	ck_assert_str_eq(s2s_route_state_name((enum s2s_route_state)9), "?");
 	rec_done(&rc, S2SD_ESHUTDOWN);
 }
 END_TEST
@@ -753,7 +831,8 @@ START_TEST(test_timer_heap_model)
 			s2s_routes_tick(m.rc.t, m.rc.now);
 			model_tick(&m, o.backoff_max_ms);
 		}
-		ck_assert_uint_eq(s2s_routes_deadline(m.rc.t), model_deadline(&m));
+		ck_assert_uint_eq(s2s_routes_deadline(m.rc.t),
+		                  model_deadline(&m));
 		rec_clear(&m.rc);
 	}
 	for (i = 0; i < MANY; i++) {
@@ -1106,8 +1185,8 @@ p_on_bounce(struct rec *rc, const struct stanza *reply)
 static void
 p_event(struct prop *p, int pair)
 {
-	struct s2s_route *r = s2s_routes_find(p->rc.t, p_locals[pair / P_REMOTES],
-	                                      p_remotes[pair % P_REMOTES]);
+	struct s2s_route *r = s2s_routes_find(
+	    p->rc.t, p_locals[pair / P_REMOTES], p_remotes[pair % P_REMOTES]);
 	uint32_t what = p_rand(p, 10);
 	int err = p_errs[p_rand(p, UTIL_ARRAY_LEN(p_errs))];
 
@@ -1199,6 +1278,8 @@ route_suite(void)
 	tcase_add_test(tc, test_queue_count_bound);
 	tcase_add_test(tc, test_queue_byte_bound);
 	tcase_add_test(tc, test_queue_oversized_first);
+	tcase_add_test(tc, test_queue_counts_raw_bytes);
+	tcase_add_test(tc, test_long_domains_csprng);
 	tcase_add_loop_test(tc, test_failure_bounces, 0,
 	                    UTIL_ARRAY_LEN(fail_cases));
 	tcase_add_test(tc, test_bounce_text);
