@@ -13,9 +13,20 @@
  * reports the outcome with s2s_route_ready() / s2s_route_failed(). Stanzas
  * passed in are taken; callbacks hand them on (taken by the callee). Bounces
  * follow RFC 6120 8.3: only stanzas for which stanza_is_bounceable() holds
- * are answered (never errors, never iq results); the others are dropped
+ * are answered (never errors, never iq results), with the error type RFC
+ * 6120 8.3.3 gives the condition (cancel for remote-server-not-found,
+ * not-allowed, service-unavailable; wait for remote-server-timeout,
+ * resource-constraint) and a text "REMOTE: reason"; the others are dropped
  * through the drop callback, which logs them. Callbacks run from inside the
- * calls below; they must not free the route table. */
+ * calls below; they may submit and report outcomes again, but must not call
+ * s2s_routes_tick() or s2s_routes_free().
+ *
+ * Memory: a route stays valid until s2s_routes_tick() forgets it. Only IDLE
+ * routes with nothing queued are forgotten: right after a normal close, and
+ * backoff_max after the end of a back-off window (failures are remembered
+ * that long). So the owner must drop its route pointer once it reported
+ * _failed or _closed, and the table holds the pairs in use plus those that
+ * failed within the last 2.25 * backoff_max. */
 #ifndef S2SD_S2S_ROUTE_H
 #define S2SD_S2S_ROUTE_H
 
@@ -37,11 +48,11 @@ enum s2s_route_state {
 typedef uint32_t s2s_route_rand_fn(void *arg);
 
 struct s2s_route_opts {
-	size_t max_stanzas;     /* queue bound while connecting */
-	size_t max_bytes;       /* ... in serialised bytes */
-	uint64_t backoff_min_ms;
-	uint64_t backoff_max_ms;
-	s2s_route_rand_fn *rnd; /* jitter; NULL: the CSPRNG */
+	size_t max_stanzas;       /* queue bound while connecting (>= 1) */
+	size_t max_bytes;         /* ... in serialised bytes (>= 1) */
+	uint64_t backoff_min_ms;  /* 0: no back-off window */
+	uint64_t backoff_max_ms;  /* >= backoff_min_ms; jitter may exceed it */
+	s2s_route_rand_fn *rnd;   /* jitter; NULL: the CSPRNG */
 	void *rnd_arg;
 };
 
@@ -59,7 +70,9 @@ struct s2s_route_cbs {
 /* OPTS and CBS are copied. Returns owned. */
 struct s2s_routes *s2s_routes_new(const struct s2s_route_opts *opts,
                                   const struct s2s_route_cbs *cbs, void *arg);
-/* Bounce everything queued with ERR (e.g. S2SD_ESHUTDOWN) and free. */
+/* Bounce everything queued with ERR (e.g. S2SD_ESHUTDOWN) and free every
+ * route, connecting and ready ones too (the owner closes or forgets its
+ * streams). What a bounce callback submits meanwhile bounces at once. */
 void s2s_routes_free(struct s2s_routes *t, int err);      /* NULL ok */
 
 /* Route ST (taken) from LOCAL to REMOTE (prepared domains). Creates the
@@ -73,21 +86,28 @@ struct s2s_route *s2s_routes_find(const struct s2s_routes *t,
 
 /* The stream is ready: hand over the queue in order, then go READY. */
 void s2s_route_ready(struct s2s_route *r, uint64_t now);
-/* The attempt failed with ERR (S2SD_E* or -errno). OPENED tells whether the
- * peer ever opened a stream: queued stanzas bounce remote-server-timeout if
- * it did, else with err_condition(ERR) (remote-server-not-found for DNS and
- * connect failures, remote-server-timeout for time-outs). Enters back-off. */
+/* The attempt (or a ready stream, abnormally) failed with ERR (S2SD_E* or
+ * -errno). OPENED tells whether the peer ever opened a stream: queued
+ * stanzas bounce remote-server-timeout if it did, else with
+ * err_condition(ERR) (remote-server-not-found for DNS and connect failures,
+ * remote-server-timeout for time-outs and for stream-level conditions such
+ * as not-well-formed, which only a peer that spoke can cause). Enters
+ * back-off. Reporting an
+ * outcome (_ready, _failed, _closed) in a state that has none pending is a
+ * broken invariant (fatal). */
 void s2s_route_failed(struct s2s_route *r, int err, bool opened,
                       uint64_t now);
 /* A ready stream closed normally (idle time-out, peer closed): back to
- * IDLE; the next stanza connects again. */
+ * IDLE; the next stanza connects again. Closed in the middle of the
+ * hand-over (from a send callback), what is left asks to connect again. */
 void s2s_route_closed(struct s2s_route *r, uint64_t now);
 /* Bounce everything queued on R with CONDITION-bearing ERR and keep its
  * state (used when policy changes deny the route). */
 void s2s_route_flush_bounce(struct s2s_route *r, int err);
 
-/* Earliest back-off expiry (UINT64_MAX when none) and the timer for it:
- * routes whose window ended go back to IDLE (or connect if stanzas wait). */
+/* Earliest timer (UINT64_MAX when none) and the timer for it: routes whose
+ * back-off window ended go back to IDLE (nothing waits during back-off: the
+ * next stanza connects), idle routes due to be forgotten are freed. */
 uint64_t s2s_routes_deadline(const struct s2s_routes *t);
 void s2s_routes_tick(struct s2s_routes *t, uint64_t now);
 
@@ -96,7 +116,8 @@ const char *s2s_route_state_name(enum s2s_route_state s);
 const char *s2s_route_local(const struct s2s_route *r);
 const char *s2s_route_remote(const struct s2s_route *r);
 size_t s2s_route_queued(const struct s2s_route *r, size_t *bytes);
-/* Consecutive failures and the end of the current back-off window. */
+/* Consecutive failures and the end of the current back-off window (0 when
+ * not in BACKOFF). */
 unsigned s2s_route_failures(const struct s2s_route *r);
 uint64_t s2s_route_backoff_until(const struct s2s_route *r);
 /* Owner's per-route pointer (e.g. its connection); NULL initially. */
