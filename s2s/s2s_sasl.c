@@ -9,12 +9,18 @@
  * and the proxy-policy callback allows only authzid == authenticated domain.
  * What libsasl2 cannot tell apart (base64, mechanism syntax, the stream
  * 'from') is checked here first, so each failure maps to its RFC 6120 6.5
- * condition.
+ * condition:
+ *   no verified certificate, or 'from' not its domain  not-authorized
+ *   not canonical base64                                incorrect-encoding
+ *   not UTF-8, NUL inside, longer than libsasl2 allows  malformed-request
+ *   authzid not a domain, or another domain             invalid-authzid
+ *   libsasl2 itself failing                             temporary-auth-failure
  *
- * libsasl2 is initialised so that it reads and loads nothing: no config
- * file (every option comes from s2s_sasl_getopt), no plugin directory (the
- * EXTERNAL mechanism is built into libsasl2 itself), no auxprop or
- * saslauthd. Its log goes to cm/log at debug. */
+ * libsasl2 is initialised so that it reads, loads and writes nothing of its
+ * own: no config file (every option comes from s2s_sasl_getopt), no plugin
+ * directory (EXTERNAL is built into libsasl2 itself), no saslauthd, and an
+ * in-process auxprop plugin instead of sasldb. Its log goes to cm/log at
+ * debug; what it would send to syslog(3) is masked. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -106,8 +112,9 @@ s2s_sasl_log(void *ctx, int level, const char *message)
 	return SASL_OK;
 }
 
-/* Every option libsasl2 asks for. Anything else is "not set", which is
- * what keeps it from loading auxprop plugins or a plugin list file. */
+/* The options s2sd sets. Anything else is unset (no config file is read),
+ * so libsasl2 keeps its defaults; an unset plugin_list means no plugin list
+ * file is opened. */
 static int
 s2s_sasl_getopt(void *ctx, const char *plugin, const char *option,
                 const char **result, unsigned *len)
@@ -333,9 +340,9 @@ s2s_sasl_decode(const char *in, size_t len, char **out, size_t *outlen)
 }
 
 /* The certificate decides; the stream 'from', when given, must name the
- * same domain (XEP-0178 section 3: the receiving server matches the
- * certificate against the 'from' of the stream header and answers
- * <not-authorized/> when it does not match). VDOM receives the prepared
+ * same domain: XEP-0178 (1.2) section 3 has the receiving server match the
+ * 'from' of the stream header against the certificate and answer
+ * <not-authorized/> when it does not match. VDOM receives the prepared
  * verified domain. */
 static int
 s2s_sasl_check_peer(const char *verified, const char *from, char *vdom,
@@ -568,11 +575,10 @@ s2s_sasl_server_external(const char *verified, const char *from,
 	return rc;
 }
 
-/* XEP-0178 section 3: the initiating server names its sending domain (the
- * 'from' of its stream header) as authorization identity, as Prosody does;
- * a receiver that compares it with the certificate needs nothing else.
- * libsasl2's client API would only wrap this one string, so it is not
- * used. */
+/* XEP-0178 (1.2) section 3: receivers now go by the stream 'from', but the
+ * initiating server SHOULD still send its sending domain as authorization
+ * identity for older ones, as Prosody does. libsasl2's client API would
+ * only wrap this one string, so it is not used (and not initialised). */
 char *
 s2s_sasl_client_external(const char *local)
 {
