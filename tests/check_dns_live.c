@@ -391,23 +391,32 @@ START_TEST(test_two_priorities_connect)
 }
 END_TEST
 
+/* A DNS "server" that never answers: a bound UDP socket nobody reads.
+ * Returns the server list for it; *FD is the socket to close. */
+static char *
+silent_server(int *fd)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	*fd = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(*fd, (struct sockaddr *)&sin, len), 0);
+	ck_assert_int_eq(getsockname(*fd, (struct sockaddr *)&sin, &len), 0);
+	return xasprintf("127.0.0.1:%d", ntohs(sin.sin_port));
+}
+
 /* A server that never answers: a time-out error, in bounded time (c-ares
  * doubles the per-try time-out: 200 + 400 ms), and no fallback. */
 START_TEST(test_timeout)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct answer a;
 	struct live lv;
-	char *servers;
+	int fd;
+	char *servers = silent_server(&fd);
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, len), 0);
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	servers = xasprintf("127.0.0.1:%d", ntohs(sin.sin_port));
 	live_open(&lv, servers, 200, 60);
 	resolve(&lv, "silent.test", &a);
 	ck_assert_int_eq(a.status, S2SD_EDNS_TIMEOUT);
@@ -468,21 +477,12 @@ END_TEST
  * UV_ECANCELED; a closing resolver refuses new lookups. */
 START_TEST(test_literal_cancel_close)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
 	struct answer a1, a2;
 	struct dns_lookup *lk;
 	struct live lv;
-	char *servers;
+	int fd;
+	char *servers = silent_server(&fd);
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, len), 0);
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	port = ntohs(sin.sin_port);
-	servers = xasprintf("127.0.0.1:%d", port);
 	live_open(&lv, servers, 5000, 60);
 	expect(&lv, "127.0.0.1", 0, "127.0.0.1:5269/fallback=127.0.0.1:5269");
 	expect(&lv, "[::1]", 0, "::1:5269/fallback=[::1]:5269");
