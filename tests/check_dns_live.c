@@ -450,22 +450,22 @@ wait_ms(uv_loop_t *loop, uint64_t ms)
 }
 
 /* TTLs: dnsmasq is restarted with new data; the cache keeps answering the
- * old data (positive and negative) until the TTL of 1 s has passed. */
+ * old data (positive and negative) until the TTL of 2 s has passed. */
 START_TEST(test_ttl_expiry)
 {
 	struct live lv;
 	char *servers;
 
-	dm_start("host-record=ttl.test,127.0.0.10\n", "--local-ttl=1");
+	dm_start("host-record=ttl.test,127.0.0.10\n", "--local-ttl=2");
 	servers = dm_servers();
-	live_open(&lv, servers, 1000, 1);
+	live_open(&lv, servers, 1000, 2);
 	expect(&lv, "ttl.test", 0, "ttl.test:5269/fallback=127.0.0.10:5269");
 	expect(&lv, "late.test", S2SD_EDNS_NXDOMAIN, NULL);
 	dm_start("host-record=ttl.test,127.0.0.11\n"
-	         "host-record=late.test,127.0.0.13\n", "--local-ttl=1");
+	         "host-record=late.test,127.0.0.13\n", "--local-ttl=2");
 	expect(&lv, "ttl.test", 0, "ttl.test:5269/fallback=127.0.0.10:5269");
 	expect(&lv, "late.test", S2SD_EDNS_NXDOMAIN, NULL);
-	wait_ms(&lv.loop, 1100);
+	wait_ms(&lv.loop, 2100);
 	expect(&lv, "ttl.test", 0, "ttl.test:5269/fallback=127.0.0.11:5269");
 	expect(&lv, "late.test", 0, "late.test:5269/fallback=127.0.0.13:5269");
 	live_close(&lv);
