@@ -24,7 +24,6 @@ struct dns_report {
 	bool done;
 	int status;
 	struct dns_cand_list *cands;
-	uint64_t ms;
 };
 
 static void
@@ -83,7 +82,7 @@ dns_report_check(uv_loop_t *loop, const struct dns_cand *c, size_t k,
 {
 	struct dns_connect_opts opts = {DNS_REPORT_CONNECT_MS, 0, 0};
 	struct dns_cand_list *one = dns_cand_new(c->host);
-	struct dns_report r = {false, 0, NULL, 0};
+	struct dns_report r = {false, 0, NULL};
 	size_t i = dns_cand_add(one, c->host, c->port, c->direct_tls, true, 0,
 	                        0, 0);
 	uint64_t t0 = uv_hrtime();
@@ -177,7 +176,7 @@ dns_report_run(const char *domain, const char *servers, bool try_connect,
 {
 	struct dns_resolver_opts opts = {servers, DNS_REPORT_TIMEOUT_MS,
 	                                 DNS_REPORT_TRIES, 64, 0, 0, NULL, NULL};
-	struct dns_report r = {false, 0, NULL, 0};
+	struct dns_report r = {false, 0, NULL};
 	struct dns_resolver *res;
 	uv_loop_t loop;
 	char why[256];

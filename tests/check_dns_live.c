@@ -298,6 +298,9 @@ START_TEST(test_records)
 	expect(&lv, "dot.test", S2SD_ENULLSVC, "");
 	expect(&lv, "nosuch.test", S2SD_EDNS_NXDOMAIN,
 	       "nosuch.test:5269/fallback=");
+	/* Outside dnsmasq's zone, with no upstream: REFUSED, a temporary
+	 * server failure, not a missing domain. */
+	expect(&lv, "outside.example", S2SD_EDNS_TEMP, NULL);
 	/* The SRV target is an alias: c-ares follows the CNAME. */
 	expect(&lv, "cn.test", 0, "alias.cn.test:5270=127.0.0.9:5270");
 	/* A target without address is kept (the connector reports it). */
