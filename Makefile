@@ -97,7 +97,8 @@ tests: $(TESTS)
 
 .SECONDEXPANSION:
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o \
-		$$(patsubst %.c,$(BUILD)/obj/%.o,$$(EXTRA_$$*)) $(TESTLIB_OBJS) $(LIB)
+		$$(foreach f,$$(EXTRA_$$*),$(BUILD)/obj/$$(basename $$f).o) \
+		$(TESTLIB_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
