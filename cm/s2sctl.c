@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cm/config.h"
 #include "cm/log.h"
 #include "cm/util.h"
+#include "dns/dns_report.h"
 #include "policy/policy.h"
 #include "xmpp/jid.h"
 
@@ -194,7 +196,40 @@ s2sctl_cmd_policy(struct s2sctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/* dns [-s SERVERS] [--no-connect] DOMAIN: the resolution s2sd would do.
+ * Servers: -s, else the configuration's dns.servers, else resolv.conf (a
+ * missing configuration file is fine here; a broken one is not). */
+static int
+s2sctl_cmd_dns(struct s2sctl *ctl, int argc, char **argv)
+{
+	const char *servers = NULL, *domain = NULL;
+	bool connect = true;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
+			servers = argv[++i];
+		else if (strcmp(argv[i], "--no-connect") == 0)
+			connect = false;
+		else if (domain == NULL && argv[i][0] != '-')
+			domain = argv[i];
+		else
+			domain = NULL, i = argc;
+	}
+	if (domain == NULL) {
+		fprintf(stderr, "usage: s2sctl dns [-s HOST:PORT,...] "
+		        "[--no-connect] DOMAIN\n");
+		return 2;
+	}
+	if (servers == NULL && access(ctl->config_path, F_OK) == 0)
+		servers = config_str(s2sctl_config(ctl), CONFIG_DNS_SERVERS);
+	return dns_report_run(domain, servers != NULL && *servers != '\0'
+	                                  ? servers : NULL, connect, stdout);
+}
+
 static const struct s2sctl_cmd s2sctl_cmds[] = {
+    {"dns", "[-s SERVERS] [--no-connect] DOMAIN",
+     "SRV records, the order s2sd tries them, reachability", s2sctl_cmd_dns},
     {"policy", "test DOMAIN [in|out] [-f FILE]",
      "the policy decision and the rule (file:line) that made it",
      s2sctl_cmd_policy},
