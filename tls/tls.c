@@ -742,12 +742,9 @@ tls_session_version(const struct tls_session *s)
 const char *
 tls_session_cipher(const struct tls_session *s)
 {
-	const char *c = gnutls_cipher_suite_get_name(
-	    gnutls_kx_get(s->gs), gnutls_cipher_get(s->gs),
-	    gnutls_mac_get(s->gs));
+	const char *c = tls_session_is_up(s) ? gnutls_ciphersuite_get(s->gs)
+	                                     : NULL;
 
-	if (c == NULL)  /* TLS 1.3 suites have no kx/mac name triple */
-		c = gnutls_cipher_get_name(gnutls_cipher_get(s->gs));
 	return c != NULL ? c : "-";
 }
 
