@@ -4,6 +4,7 @@
  * once per test case by the unchecked fixture (tests/lib/testcert). */
 #include <check.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -858,6 +859,184 @@ START_TEST(test_old_versions_refused)
 }
 END_TEST
 
+/* ---- renegotiation, against a bare GnuTLS peer ------------------------- */
+
+/* A GnuTLS TLS 1.2 peer on memory buffers, for what our API never does:
+ * renegotiate. */
+struct raw {
+	gnutls_session_t gs;
+	gnutls_certificate_credentials_t cred;
+	struct util_buf in, out;        /* from / to our session */
+	size_t off;
+};
+
+static ssize_t
+raw_push(gnutls_transport_ptr_t p, const void *buf, size_t len)
+{
+	util_buf_append(&((struct raw *)p)->out, buf, len);
+	return (ssize_t)len;
+}
+
+static ssize_t
+raw_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
+{
+	struct raw *r = p;
+	size_t n = r->in.len - r->off;
+
+	if (n == 0) {
+		gnutls_transport_set_errno(r->gs, EAGAIN);
+		return -1;
+	}
+	n = n < len ? n : len;
+	memcpy(buf, r->in.data + r->off, n);
+	r->off += n;
+	return (ssize_t)n;
+}
+
+static void
+raw_init(struct raw *r, bool server)
+{
+	memset(r, 0, sizeof(*r));
+	ck_assert_int_eq(gnutls_certificate_allocate_credentials(&r->cred), 0);
+	if (server)
+		ck_assert_int_ge(gnutls_certificate_set_x509_key_file(
+		                     r->cred, fx.crt[L_EXAMPLE], fx.key[L_EXAMPLE],
+		                     GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_init(&r->gs, (server ? GNUTLS_SERVER
+	                                             : GNUTLS_CLIENT) |
+	                                         GNUTLS_NONBLOCK), 0);
+	ck_assert_int_eq(gnutls_priority_set_direct(
+	                     r->gs, "NORMAL:-VERS-ALL:+VERS-TLS1.2", NULL), 0);
+	ck_assert_int_eq(gnutls_credentials_set(r->gs, GNUTLS_CRD_CERTIFICATE,
+	                                        r->cred), 0);
+	gnutls_transport_set_ptr(r->gs, r);
+	gnutls_transport_set_push_function(r->gs, raw_push);
+	gnutls_transport_set_pull_function(r->gs, raw_pull);
+}
+
+static void
+raw_free(struct raw *r)
+{
+	gnutls_deinit(r->gs);
+	gnutls_certificate_free_credentials(r->cred);
+	util_buf_free(&r->in);
+	util_buf_free(&r->out);
+}
+
+/* Move bytes both ways once; R's handshake runs while HS is set. */
+static int
+raw_step(struct raw *r, struct end *e, bool hs)
+{
+	int rc = GNUTLS_E_AGAIN;
+
+	util_buf_append(&r->in, e->wire.data, e->wire.len);
+	if (e->wire.len > 0)
+		tls_session_sent(e->s, e->wire.len);
+	util_buf_reset(&e->wire);
+	if (hs)
+		rc = gnutls_handshake(r->gs);
+	if (r->out.len > 0) {
+		tls_session_feed(e->s, r->out.data, r->out.len);
+		util_buf_reset(&r->out);
+	}
+	return rc;
+}
+
+static void
+raw_handshake(struct raw *r, struct end *e)
+{
+	int rc, i;
+
+	for (i = 0; i < 20; i++)
+		if ((rc = raw_step(r, e, true)) == 0)
+			break;
+	ck_assert_int_eq(rc, 0);
+	raw_step(r, e, false);
+	ck_assert_int_eq(e->hs, 0);
+	ck_assert_int_eq(e->hs_calls, 1);
+}
+
+/* After a refused renegotiation both ends still exchange data. */
+static void
+raw_exchange(struct raw *r, struct end *e)
+{
+	char buf[64];
+	ssize_t n;
+
+	ck_assert_int_eq(gnutls_record_send(r->gs, "ping", 4), 4);
+	ck_assert_int_eq(tls_session_write(e->s, "pong", 4), 0);
+	raw_step(r, e, false);
+	ck_assert_uint_eq(e->rx.len, 4);
+	ck_assert(memcmp(e->rx.data, "ping", 4) == 0);
+	do
+		n = gnutls_record_recv(r->gs, buf, sizeof(buf));
+	while (n == GNUTLS_E_WARNING_ALERT_RECEIVED);
+	ck_assert_int_eq(n, 4);
+	ck_assert(memcmp(buf, "pong", 4) == 0);
+	ck_assert_int_eq(e->closed_calls, 0);
+}
+
+/* The peer's server asks us (client) to renegotiate: we decline with a
+ * no_renegotiation warning and the session goes on. */
+START_TEST(test_renegotiation_server_asks)
+{
+	struct tls_ctx *cctx = ctx_none(fx.trust);
+	struct tls_session_cbs cc;
+	struct end c = {0};
+	struct raw r;
+	int rc;
+
+	raw_init(&r, true);
+	cc = end_cbs(&c);
+	ck_assert_int_eq(tls_session_new_client(cctx, NULL, "example.com",
+	                                        false, 0, &cc, &c.s), 0);
+	ck_assert_int_eq(tls_session_start(c.s), 0);
+	raw_handshake(&r, &c);
+	ck_assert_str_eq(tls_session_version(c.s), "TLS1.2");
+	ck_assert_int_eq(gnutls_rehandshake(r.gs), 0);
+	raw_step(&r, &c, false);        /* HelloRequest to us */
+	rc = raw_step(&r, &c, true);    /* our answer to the peer */
+	ck_assert_int_eq(rc, GNUTLS_E_WARNING_ALERT_RECEIVED);
+	ck_assert_int_eq(gnutls_alert_get(r.gs), GNUTLS_A_NO_RENEGOTIATION);
+	raw_exchange(&r, &c);
+	raw_free(&r);
+	end_free(&c);
+	tls_ctx_unref(cctx);
+}
+END_TEST
+
+/* The peer's client starts a renegotiation with us (server): GnuTLS would
+ * run that handshake on our next read, so the session ends, with a fatal
+ * no_renegotiation alert and a clear reason. */
+START_TEST(test_renegotiation_client_asks)
+{
+	struct tls_ctx *sctx = ctx_one(L_EXAMPLE, fx.trust);
+	struct tls_session_cbs sc;
+	struct end s = {0};
+	struct raw r;
+	int rc, i;
+
+	raw_init(&r, false);
+	sc = end_cbs(&s);
+	ck_assert_int_eq(tls_session_new_server(sctx, NULL, false, 0, &sc,
+	                                        &s.s), 0);
+	ck_assert_int_eq(tls_session_start(s.s), 0);
+	raw_handshake(&r, &s);
+	for (i = 0, rc = GNUTLS_E_AGAIN; i < 5 && rc == GNUTLS_E_AGAIN; i++)
+		rc = raw_step(&r, &s, true);
+	ck_assert_int_eq(rc, GNUTLS_E_FATAL_ALERT_RECEIVED);
+	ck_assert_int_eq(gnutls_alert_get(r.gs), GNUTLS_A_NO_RENEGOTIATION);
+	ck_assert_int_eq(s.closed_calls, 1);
+	ck_assert_int_eq(s.closed, S2SD_ETLS);
+	ck_assert_str_eq(tls_session_error(s.s),
+	                 "peer asked to renegotiate (refused)");
+	ck_assert_int_eq(tls_session_write(s.s, "x", 1), S2SD_ETLS);
+	raw_free(&r);
+	end_free(&s);
+	tls_ctx_unref(sctx);
+}
+END_TEST
+
 /* ---- verification matrix ----------------------------------------------- */
 
 enum { T_ROOT, T_PIN, T_CRL, T_EMPTY };
@@ -1127,6 +1306,32 @@ START_TEST(test_trust_errors)
 }
 END_TEST
 
+/* The system bundle (package ca-certificates) adds public roots; our test
+ * root is only in the directory. */
+START_TEST(test_trust_system)
+{
+	struct tls_ctx_config cfg = {NULL, NULL, 0, NULL, true, NULL, 0};
+	struct tls_trust *t;
+	struct tls_ctx *ctx;
+	char why[256];
+
+	ck_assert_msg(tls_trust_load(fx.trust, true, &t, why, sizeof(why)) == 0,
+	              "%s", why);
+	ck_assert_uint_ge(tls_trust_nsystem(t), 50);
+	ck_assert_uint_eq(tls_trust_ndir(t), 1);
+	ck_assert_int_eq(tls_trust_verify_file(t, fx.crt[L_EXAMPLE], why,
+	                                       sizeof(why)), 0);
+	tls_trust_unref(t);
+	ck_assert_int_eq(tls_ctx_new(&cfg, &ctx, why, sizeof(why)), 0);
+	ck_assert_uint_ge(tls_trust_nsystem(tls_ctx_trust(ctx)), 50);
+	ck_assert_int_eq(tls_trust_verify_file(tls_ctx_trust(ctx),
+	                                       fx.crt[L_EXAMPLE], why,
+	                                       sizeof(why)),
+	                 S2SD_ETLS_UNKNOWN_ISSUER);
+	tls_ctx_unref(ctx);
+}
+END_TEST
+
 /* ---- suite ------------------------------------------------------------- */
 
 static Suite *
@@ -1154,6 +1359,8 @@ tls_suite(void)
 	tcase_add_loop_test(tc, test_sni, 0, UTIL_ARRAY_LEN(sni_cases));
 	tcase_add_test(tc, test_alpn);
 	tcase_add_test(tc, test_old_versions_refused);
+	tcase_add_test(tc, test_renegotiation_server_asks);
+	tcase_add_test(tc, test_renegotiation_client_asks);
 	suite_add_tcase(s, tc);
 
 	tcase_add_unchecked_fixture(tv, fx_setup, fx_teardown);
@@ -1165,6 +1372,7 @@ tls_suite(void)
 	tcase_add_test(tv, test_trust_reload);
 	tcase_add_test(tv, test_ctx_errors);
 	tcase_add_test(tv, test_trust_errors);
+	tcase_add_test(tv, test_trust_system);
 	suite_add_tcase(s, tv);
 	return s;
 }

@@ -271,19 +271,6 @@ tls_session_do_handshake(struct tls_session *s)
 	tls_session_handshake_ok(s);
 }
 
-/* A non-fatal record-layer event; returns false when the loop must end. */
-static bool
-tls_session_soft_error(struct tls_session *s, ssize_t n, int *soft)
-{
-	if (n == GNUTLS_E_REHANDSHAKE) {
-		/* No renegotiation: refuse politely and carry on. */
-		log_debug(LOG_SUB_TLS, s->connid, "renegotiation refused");
-		gnutls_alert_send(s->gs, GNUTLS_AL_WARNING,
-		                  GNUTLS_A_NO_RENEGOTIATION);
-	}
-	return ++*soft < TLS_MAX_SOFT_ERRORS;
-}
-
 static void
 tls_session_peer_closed(struct tls_session *s, int status)
 {
@@ -293,6 +280,34 @@ tls_session_peer_closed(struct tls_session *s, int status)
 	}
 	if (s->cbs.closed != NULL)
 		s->cbs.closed(s->cbs.arg, status);
+}
+
+/* A non-fatal record-layer event; returns false when the loop must end.
+ * No renegotiation: a server's HelloRequest gets a no_renegotiation
+ * warning and the session goes on. A client's renegotiation cannot be
+ * declined that way (GnuTLS runs the handshake on the next read once it
+ * reported one), so it ends the session with a fatal no_renegotiation. */
+static bool
+tls_session_soft_error(struct tls_session *s, ssize_t n, int *soft)
+{
+	if (n == GNUTLS_E_REHANDSHAKE && s->server) {
+		gnutls_alert_send(s->gs, GNUTLS_AL_FATAL,
+		                  GNUTLS_A_NO_RENEGOTIATION);
+		s->err = S2SD_ETLS;
+		snprintf(s->errbuf, sizeof(s->errbuf), "peer asked to "
+		         "renegotiate (refused)");
+		log_debug(LOG_SUB_TLS, s->connid, "tls failed error=\"%s\"",
+		          s->errbuf);
+		tls_session_enter_state(s, TLS_ST_FAILED);
+		tls_session_peer_closed(s, S2SD_ETLS);
+		return false;
+	}
+	if (n == GNUTLS_E_REHANDSHAKE) {
+		log_debug(LOG_SUB_TLS, s->connid, "renegotiation refused");
+		gnutls_alert_send(s->gs, GNUTLS_AL_WARNING,
+		                  GNUTLS_A_NO_RENEGOTIATION);
+	}
+	return ++*soft < TLS_MAX_SOFT_ERRORS;
 }
 
 static void
@@ -333,6 +348,8 @@ tls_session_read_records(struct tls_session *s)
 		if (!gnutls_error_is_fatal((int)n) || n == GNUTLS_E_REHANDSHAKE) {
 			if (tls_session_soft_error(s, n, &soft))
 				continue;
+			if (s->state != TLS_ST_OPEN)
+				break;
 		}
 		tls_session_fail(s, S2SD_ETLS, (int)n);
 		tls_session_peer_closed(s, S2SD_ETLS);

@@ -34,9 +34,14 @@
  * ciphertext fed meanwhile is kept (stop the socket reads as well);
  * tls_session_read_start() never calls back: feed (NULL, 0) to resume.
  *
- * No renegotiation: a TLS 1.2 renegotiation request is a fatal error. TLS 1.3
- * key updates are handled. Peers are verified after the handshake, on
- * demand: chain and name are separate facts (see tls_session_verify_*). */
+ * No renegotiation (TLS 1.2): a server's HelloRequest is declined with a
+ * no_renegotiation warning and the session goes on; a client that starts a
+ * renegotiation gets a fatal no_renegotiation and closed(S2SD_ETLS). TLS 1.3
+ * key updates are handled. The handshake has no timer of its own: the
+ * caller's negotiation timer bounds it. Peers are verified after the
+ * handshake, on demand, and never abort it: chain and name are separate
+ * facts (tls_session_verify_*), the caller decides (dialback may still
+ * authenticate a peer whose certificate does not verify). */
 #ifndef S2SD_TLS_H
 #define S2SD_TLS_H
 
