@@ -202,6 +202,7 @@ struct end {
 	size_t sends;
 	size_t stop_at;                 /* read_stop once rx reaches this */
 	bool free_on_data, echo;
+	const char *write_in_send;      /* written (once) from send() */
 };
 
 static void
@@ -209,9 +210,15 @@ end_send(void *arg, const void *buf, size_t len)
 {
 	struct end *e = arg;
 
+	const char *w = e->write_in_send;
+
 	ck_assert_uint_gt(len, 0);
 	util_buf_append(&e->wire, buf, len);
 	e->sends++;
+	if (w != NULL) {
+		e->write_in_send = NULL;
+		ck_assert_int_eq(tls_session_write(e->s, w, strlen(w)), 0);
+	}
 }
 
 static void
@@ -539,6 +546,29 @@ START_TEST(test_garbage)
 	ck_assert_int_eq(tls_session_feed(s.s, junk, sizeof(junk) - 1), 0);
 	ck_assert_int_eq(s.hs, S2SD_ETLS_HANDSHAKE);
 	ck_assert_int_eq(s.hs_calls, 1);
+	end_free(&c);
+	end_free(&s);
+	tls_ctx_unref(cctx);
+	tls_ctx_unref(sctx);
+}
+END_TEST
+
+/* Output written from inside send() goes out before the call returns. */
+START_TEST(test_write_from_send)
+{
+	struct tls_ctx *cctx = ctx_none(fx.trust);
+	struct tls_ctx *sctx = ctx_one(L_EXAMPLE, fx.trust);
+	struct end c = {0}, s = {0};
+	size_t sends;
+
+	pair(&c, &s, cctx, sctx, &plain);
+	sends = c.sends;
+	c.write_in_send = "-second";
+	ck_assert_int_eq(tls_session_write(c.s, "first", 5), 0);
+	ck_assert_uint_eq(c.sends, sends + 2);
+	ck_assert_uint_eq(tls_session_pending(c.s), c.wire.len);
+	run(&c, &s, 0);
+	ck_assert_str_eq(s.rx.data, "first-second");
 	end_free(&c);
 	end_free(&s);
 	tls_ctx_unref(cctx);
@@ -1350,6 +1380,7 @@ tls_suite(void)
 	tcase_add_test(tc, test_not_connected);
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_feed_before_start);
+	tcase_add_test(tc, test_write_from_send);
 	tcase_add_test(tc, test_free_in_callback);
 	tcase_add_test(tc, test_hold_output);
 	tcase_add_test(tc, test_read_stop);

@@ -71,6 +71,8 @@ static const struct name_case name_cases[] = {
      "names a user"},
     {"example.com", {XMPP("example.com/res")}, 1, true, S2SD_ETLS_NAME, 0,
      NULL},
+    {"example.org", {XMPP("user@example.com")}, 1, true, S2SD_ETLS_NAME, 0,
+     "certificate names XmppAddr:user@example.com but not example.org"},
     {"a.example.com", {XMPP("*.example.com")}, 1, true, S2SD_ETLS_NAME, 0,
      NULL},
     {"example.com", {XMPP("\xff\xfe")}, 1, true, S2SD_ETLS_NAME, 0, NULL},

@@ -40,7 +40,7 @@ struct tls_session {
 	char *local, *remote, *to, *sni;
 	enum tls_state state;
 	bool bye_sent, held, read_stopped, dead, ticket_saved;
-	bool feeding;
+	bool feeding, starting;
 	int depth;                      /* public calls on the stack */
 	int err;
 	char errbuf[256];
@@ -149,18 +149,18 @@ tls_session_flush(struct tls_session *s)
 {
 	struct util_buf out;
 
-	if (s->held || s->out.len == 0 || s->dead || s->cbs.send == NULL)
-		return;
-	/* Detach the buffer: send() may write again, re-entering push. */
-	out = s->out;
-	memset(&s->out, 0, sizeof(s->out));
-	s->inflight += out.len;
-	s->cbs.send(s->cbs.arg, out.data, out.len);
-	if (s->out.data == NULL) {
-		util_buf_reset(&out);
-		s->out = out;
-	} else
-		util_buf_free(&out);
+	/* send() may write again: that output goes out in the next turn. */
+	while (!s->held && s->out.len > 0 && !s->dead && s->cbs.send != NULL) {
+		out = s->out;
+		memset(&s->out, 0, sizeof(s->out));
+		s->inflight += out.len;
+		s->cbs.send(s->cbs.arg, out.data, out.len);
+		if (s->out.data == NULL) {
+			util_buf_reset(&out);
+			s->out = out;   /* keep the allocation */
+		} else
+			util_buf_free(&out);
+	}
 }
 
 static void
@@ -264,7 +264,8 @@ tls_session_do_handshake(struct tls_session *s)
 	}
 	if (rc < 0) {
 		tls_session_fail(s, S2SD_ETLS_HANDSHAKE, rc);
-		if (s->cbs.handshake != NULL)
+		/* A failure inside tls_session_start() is its return value. */
+		if (s->cbs.handshake != NULL && !s->starting)
 			s->cbs.handshake(s->cbs.arg, S2SD_ETLS_HANDSHAKE);
 		return;
 	}
@@ -529,10 +530,13 @@ tls_session_start(struct tls_session *s)
 	tls_session_enter_state(s, TLS_ST_HANDSHAKE);
 	/* The client's hello goes out now; a server waits for it. Nothing
 	 * can complete yet, so no callback but send() runs. */
-	if (!s->server)
+	if (!s->server) {
+		s->starting = true;
 		tls_session_do_handshake(s);
+		s->starting = false;
+	}
 	tls_session_leave(s);
-	return 0;
+	return s->state == TLS_ST_FAILED ? s->err : 0;
 }
 
 int

@@ -12,8 +12,9 @@
  * the stream. Direct TLS (XEP-0368): create the session on connect/accept
  * with DIRECT set (ALPN "xmpp-server") and feed everything.
  *
- * Callbacks (all borrow their buffers for the call only; none runs before
- * the call that starts the session returns):
+ * Callbacks (send is required, the others may be NULL; all borrow their
+ * buffers for the call only; none runs before the call that starts the
+ * session returns):
  *   send       ciphertext to write to the socket (copy it);
  *   handshake  once: 0 when the handshake is complete, or a negative error;
  *   data       decrypted application data;
@@ -79,7 +80,10 @@ int tls_session_new_client(struct tls_ctx *ctx, const char *local,
 int tls_session_new_server(struct tls_ctx *ctx, const char *to, bool direct,
                            uint64_t connid, const struct tls_session_cbs *cbs,
                            struct tls_session **out);
-/* Start the handshake (the client's hello goes to send()). 0 or -EALREADY. */
+/* Start the handshake: the client's hello goes to send(); a server waits
+ * for it (bytes fed before _start are kept: feed (NULL, 0) afterwards).
+ * 0, -EALREADY, or S2SD_ETLS_HANDSHAKE when the hello cannot be made (no
+ * callback then; tls_session_error() says why). */
 int tls_session_start(struct tls_session *s);
 /* Process LEN received bytes (copied as needed; NULL/0 resumes kept input).
  * Failures are reported through the handshake/closed callbacks; returns 0,

@@ -202,58 +202,67 @@ tls_verify_id_format(const struct tls_verify_id *id, char *buf, size_t size)
 	snprintf(buf, size, "%s:%s", tls_verify_kind_name(id->kind), val);
 }
 
+/* Why the wildcard V ("*." + rest, LEN bytes) misses DOM, if it is close. */
+static bool
+tls_verify_wild_miss(const char *v, size_t len, const char *val,
+                     const char *dom, size_t dlen, char *why, size_t whylen)
+{
+	if (!tls_verify_wild_rest_ok(v + 2, len - 2)) {
+		snprintf(why, whylen, "wildcard %s is too broad or malformed",
+		         val);
+		return true;
+	}
+	if (tls_verify_ascii_eq(v + 2, len - 2, dom, dlen)) {
+		snprintf(why, whylen, "wildcard %s does not cover %.*s itself",
+		         val, (int)dlen, dom);
+		return true;
+	}
+	/* ".example.com" ends DOM, but more than one label precedes it. */
+	if (dlen > len - 1 && tls_verify_ascii_eq(v + 1, len - 1,
+	                                          dom + dlen - (len - 1),
+	                                          len - 1)) {
+		snprintf(why, whylen, "wildcard %s covers one label only, not "
+		         "%.*s", val, (int)dlen, dom);
+		return true;
+	}
+	return false;
+}
+
 /* A "near miss" explains a failure better than the list of names: a
- * wildcard that would need more labels, a user JID, another SRV service,
- * a CN shadowed by SANs. Returns true when it wrote WHY. */
+ * wildcard that would need more labels, a user JID of the domain, another
+ * SRV service, a CN shadowed by SANs. Returns true when it wrote WHY. */
 static bool
 tls_verify_near_miss(const struct tls_verify_id *id, bool has_san,
                      const char *dom, size_t dlen, char *why, size_t whylen)
 {
 	char val[TLS_VERIFY_MAX_DOMAIN + 1];
-	const char *v = id->value, *at;
+	const char *v = id->value, *p;
 	size_t len = tls_verify_trim(v, id->len);
 
-	if (len == 0)
+	if (len == 0 || tls_verify_has_nul(v, len))
 		return false;
 	tls_verify_sanitize(v, len, val, sizeof(val));
-	if ((id->kind == TLS_VERIFY_DNS || (id->kind == TLS_VERIFY_CN &&
-	                                    !has_san)) &&
-	    len > 2 && v[0] == '*' && v[1] == '.') {
-		if (!tls_verify_wild_rest_ok(v + 2, len - 2)) {
-			snprintf(why, whylen, "wildcard %s is too broad or "
-			         "malformed", val);
-			return true;
-		}
-		if (tls_verify_ascii_eq(v + 2, len - 2, dom, dlen)) {
-			snprintf(why, whylen, "wildcard %s does not cover %.*s "
-			         "itself", val, (int)dlen, dom);
-			return true;
-		}
-		if (dlen > len - 1 && tls_verify_ascii_eq(v + 1, len - 1,
-		                                          dom + dlen - (len - 1),
-		                                          len - 1)) {
-			snprintf(why, whylen, "wildcard %s covers one label "
-			         "only, not %.*s", val, (int)dlen, dom);
-			return true;
-		}
-		return false;
-	}
-	if (id->kind == TLS_VERIFY_XMPP && (at = memchr(v, '@', len)) != NULL &&
-	    !tls_verify_has_nul(v, len)) {
+	if ((id->kind == TLS_VERIFY_DNS ||
+	     (id->kind == TLS_VERIFY_CN && !has_san)) &&
+	    len > 2 && v[0] == '*' && v[1] == '.')
+		return tls_verify_wild_miss(v, len, val, dom, dlen, why,
+		                            whylen);
+	if (id->kind == TLS_VERIFY_XMPP && (p = memchr(v, '@', len)) != NULL &&
+	    tls_verify_ascii_eq(p + 1, len - (size_t)(p + 1 - v), dom, dlen)) {
 		snprintf(why, whylen, "XmppAddr %s names a user, not the "
 		         "server %.*s", val, (int)dlen, dom);
 		return true;
 	}
 	if (id->kind == TLS_VERIFY_SRV && v[0] == '_' &&
-	    (at = memchr(v, '.', len)) != NULL &&
-	    tls_verify_dns_match_len(at + 1, len - (size_t)(at + 1 - v), dom,
+	    (p = memchr(v, '.', len)) != NULL &&
+	    tls_verify_dns_match_len(p + 1, len - (size_t)(p + 1 - v), dom,
 	                             dlen)) {
 		snprintf(why, whylen, "SRV-ID %s is for another service than "
 		         "xmpp-server", val);
 		return true;
 	}
 	if (id->kind == TLS_VERIFY_CN && has_san &&
-	    tls_verify_dns_match_len(v, id->len, dom, dlen)) {
+	    tls_verify_dns_match_len(v, len, dom, dlen)) {
 		snprintf(why, whylen, "CN %s is ignored because the "
 		         "certificate has subjectAltName entries", val);
 		return true;
