@@ -376,7 +376,9 @@ static struct tls_ctx *
 make_ctx(const char *crt, const char *key, const char *trust)
 {
 	const char *c[] = {crt}, *k[] = {key};
-	struct tls_ctx_config cfg = {c, k, crt != NULL, trust, false, NULL, 0};
+	struct tls_ctx_config cfg = {.cert_files = c, .ncerts = crt != NULL,
+	                             .key_files = k, .nkeys = crt != NULL,
+	                             .trust_dir = trust};
 	struct tls_ctx *ctx;
 	char why[256];
 

@@ -165,7 +165,9 @@ ctx_make(const enum leaf *leaves, size_t n, const char *trust,
          const char *priority)
 {
 	const char *crt[4], *key[4];
-	struct tls_ctx_config cfg = {crt, key, n, trust, false, priority, 0};
+	struct tls_ctx_config cfg = {.cert_files = crt, .ncerts = n,
+	                             .key_files = key, .nkeys = n,
+	                             .trust_dir = trust, .priority = priority};
 	struct tls_ctx *ctx = NULL;
 	char why[256];
 	size_t i;
@@ -1260,7 +1262,9 @@ START_TEST(test_ctx_errors)
 {
 	const char *crt[] = {fx.crt[L_EXAMPLE]}, *key[] = {fx.key[L_WRONG]};
 	const char *nofile[] = {"/nonexistent/s2sd.crt"};
-	struct tls_ctx_config cfg = {crt, key, 1, fx.trust, false, NULL, 0};
+	struct tls_ctx_config cfg = {.cert_files = crt, .ncerts = 1,
+	                             .key_files = key, .nkeys = 1,
+	                             .trust_dir = fx.trust};
 	struct tls_ctx *ctx = NULL;
 	char why[512];
 
@@ -1285,6 +1289,12 @@ START_TEST(test_ctx_errors)
 	cfg.trust_dir = "/nonexistent";
 	ck_assert_int_eq(tls_ctx_new(&cfg, &ctx, why, sizeof(why)), -ENOENT);
 	cfg.trust_dir = fx.trust;
+	cfg.nkeys = 0;
+	ck_assert_int_eq(tls_ctx_new(&cfg, &ctx, why, sizeof(why)),
+	                 S2SD_ECONFIG);
+	ck_assert_msg(strstr(why, "1 certificate files but 0 key files") !=
+	              NULL, "%s", why);
+	cfg.nkeys = 1;
 	ck_assert_int_eq(tls_ctx_new(&cfg, &ctx, why, sizeof(why)), 0);
 	tls_ctx_unref(ctx);
 }
@@ -1340,7 +1350,7 @@ END_TEST
  * root is only in the directory. */
 START_TEST(test_trust_system)
 {
-	struct tls_ctx_config cfg = {NULL, NULL, 0, NULL, true, NULL, 0};
+	struct tls_ctx_config cfg = {.system_ca = true};
 	struct tls_trust *t;
 	struct tls_ctx *ctx;
 	char why[256];

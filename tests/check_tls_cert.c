@@ -139,7 +139,7 @@ START_TEST(test_check_ok)
 	const char *key[] = {fx.leaf_key, fx.other_key};
 	const char *doms[] = {"example.com", "room.conf.example.com",
 	                      "mail.example.com"};
-	struct tls_cert_check_in in = {crt, key, 2, doms, 3, 0, 0};
+	struct tls_cert_check_in in = {crt, 2, key, 2, doms, 3, 0, 0};
 	struct util_buf out = {0};
 
 	ck_assert_int_eq(tls_cert_check(&in, &out), 0);
@@ -162,7 +162,7 @@ START_TEST(test_check_problems)
 	const char *crt[] = {fx.leaf_crt}, *key[] = {fx.other_key};
 	const char *doms[] = {"example.com", "chat.example.com",
 	                      "a.b.conf.example.com"};
-	struct tls_cert_check_in in = {crt, key, 1, doms, 3, 0, 0};
+	struct tls_cert_check_in in = {crt, 1, key, 1, doms, 3, 0, 0};
 	struct util_buf out = {0};
 
 	ck_assert_int_eq(tls_cert_check(&in, &out), S2SD_ETLS_CREDS);
@@ -183,7 +183,7 @@ START_TEST(test_check_validity)
 	const char *crt[] = {fx.exp_crt, fx.soon_crt};
 	const char *key[] = {fx.exp_key, fx.soon_key};
 	const char *doms[] = {"example.com"};
-	struct tls_cert_check_in in = {crt, key, 1, doms, 1, 0, 0};
+	struct tls_cert_check_in in = {crt, 1, key, 1, doms, 1, 0, 0};
 	struct util_buf out = {0};
 
 	ck_assert_int_eq(tls_cert_check(&in, &out), S2SD_ETLS_CREDS);
@@ -208,6 +208,10 @@ START_TEST(test_check_validity)
 	in.now = time(NULL) - 60 * DAY;
 	ck_assert_int_eq(tls_cert_check(&in, &out), S2SD_ETLS_CREDS);
 	assert_has(&out, "is not valid before");
+	util_buf_reset(&out);
+	in.nkeys = 0;
+	ck_assert_int_eq(tls_cert_check(&in, &out), S2SD_ETLS_CREDS);
+	assert_has(&out, "1 certificate files but 0 key files");
 	util_buf_reset(&out);
 	in.ncerts = 0;
 	ck_assert_int_eq(tls_cert_check(&in, &out), S2SD_ETLS_CREDS);
@@ -236,12 +240,11 @@ START_TEST(test_selfsigned)
 	char *key = xasprintf("%s/self.key", dir);
 	const char *doms[] = {"example.com", "conference.example.com"};
 	struct tls_cert_make req = {crt, key, doms, 2, keytypes[_i], 30, 0};
-	struct tls_cert_check_in in = {(const char *const *)&crt,
-	                               (const char *const *)&key, 1, doms, 2,
-	                               0, 0};
-	struct tls_ctx_config cfg = {(const char *const *)&crt,
-	                             (const char *const *)&key, 1, NULL, false,
-	                             NULL, 0};
+	const char *const *crts = (const char *const *)&crt;
+	const char *const *keys = (const char *const *)&key;
+	struct tls_cert_check_in in = {crts, 1, keys, 1, doms, 2, 0, 0};
+	struct tls_ctx_config cfg = {.cert_files = crts, .ncerts = 1,
+	                             .key_files = keys, .nkeys = 1};
 	struct util_buf out = {0};
 	struct tls_trust *trust;
 	struct tls_ctx *ctx;

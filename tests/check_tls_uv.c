@@ -360,8 +360,10 @@ START_TEST(test_loop)
 {
 	const struct mode *m = &modes[_i];
 	const char *crt[] = {fx.crt}, *key[] = {fx.key};
-	struct tls_ctx_config scfg = {crt, key, 1, fx.trust, false, NULL, 0};
-	struct tls_ctx_config ccfg = {NULL, NULL, 0, fx.trust, false, NULL, 0};
+	struct tls_ctx_config scfg = {.cert_files = crt, .ncerts = 1,
+	                              .key_files = key, .nkeys = 1,
+	                              .trust_dir = fx.trust};
+	struct tls_ctx_config ccfg = {.trust_dir = fx.trust};
 	struct tls_ctx *cctx;
 	struct conn c = {.rsize = m->rsize, .total = m->up, .expect = m->down,
 	                 .seed = 1};

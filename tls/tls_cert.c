@@ -302,9 +302,13 @@ tls_cert_check(const struct tls_cert_check_in *in, struct util_buf *out)
 		cin.warn_days = TLS_CERT_WARN_DAYS;
 	if (in->ncerts == 0)
 		tls_cert_report(&t, true, "no certificate configured");
+	if (in->nkeys != in->ncerts)
+		tls_cert_report(&t, true, "%zu certificate files but %zu key "
+		                "files: they are paired", in->ncerts, in->nkeys);
 	for (i = 0; i < in->ncerts; i++) {
 		l[i].file = in->cert_files[i];
-		tls_cert_check_pair(&t, &l[i], in->key_files[i], &cin);
+		if (i < in->nkeys)
+			tls_cert_check_pair(&t, &l[i], in->key_files[i], &cin);
 	}
 	for (i = 0; i < in->ndomains; i++)
 		tls_cert_check_domain(&t, in->domains[i], l, in->ncerts);

@@ -34,8 +34,9 @@ int tls_cert_show(const char *file, struct util_buf *out);
  * or S2SD_ETLS_CREDS when there was any problem. Borrows everything. */
 struct tls_cert_check_in {
 	const char *const *cert_files;
-	const char *const *key_files;   /* paired with cert_files */
 	size_t ncerts;
+	const char *const *key_files;   /* paired with cert_files */
+	size_t nkeys;                   /* a different count is a problem */
 	const char *const *domains;
 	size_t ndomains;
 	time_t now;

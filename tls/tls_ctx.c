@@ -87,6 +87,11 @@ tls_ctx_load_creds(struct tls_ctx *ctx, const struct tls_ctx_config *cfg,
 	size_t i;
 	int rc;
 
+	if (cfg->nkeys != cfg->ncerts) {
+		snprintf(why, whylen, "%zu certificate files but %zu key files: "
+		         "they are paired", cfg->ncerts, cfg->nkeys);
+		return S2SD_ECONFIG;
+	}
 	ctx->creds = xcalloc(cfg->ncerts, sizeof(*ctx->creds));
 	for (i = 0; i < cfg->ncerts; i++) {
 		rc = tls_ctx_load_cred(&ctx->creds[i], cfg->cert_files[i],

@@ -23,8 +23,9 @@ struct tls_trust;
 /* Filled in by the caller; every pointer is borrowed during tls_ctx_new. */
 struct tls_ctx_config {
 	const char *const *cert_files;  /* PEM chains, leaf first */
-	const char *const *key_files;   /* PEM keys, paired with cert_files */
 	size_t ncerts;                  /* 0: no certificate (client only) */
+	const char *const *key_files;   /* PEM keys, paired with cert_files */
+	size_t nkeys;                   /* must equal ncerts */
 	const char *trust_dir;          /* NULL: no directory */
 	bool system_ca;                 /* add the system CA bundle */
 	const char *priority;           /* NULL: TLS_CTX_PRIORITY_DEFAULT */
@@ -33,8 +34,9 @@ struct tls_ctx_config {
 
 struct tls_ctx;
 
-/* Load certificates, keys and trust store and check them: every key must
- * match its certificate, the priority string must parse. Returns 0 with
+/* Load certificates, keys and trust store and check them: as many keys as
+ * certificates, every key matching its certificate, the priority string
+ * parsing. Returns 0 with
  * *OUT owned (tls_ctx_unref), or S2SD_ETLS_CREDS / S2SD_ECONFIG / -errno
  * with WHY naming the file or setting. */
 int tls_ctx_new(const struct tls_ctx_config *cfg, struct tls_ctx **out,
