@@ -63,7 +63,19 @@
 	X(EAUTH, -5082, false, "not-authorized", "authentication failed")      \
 	X(ESHUTDOWN, -5090, true, "service-unavailable", "shutting down")     \
 	X(EXML_ENCODING, -5300, false, "unsupported-encoding",                \
-	  "stream encoding is not UTF-8")
+	  "stream encoding is not UTF-8")                                     \
+	X(ETLS_EXPIRED, -5200, false, "remote-server-timeout",                \
+	  "certificate expired")                                               \
+	X(ETLS_NOT_YET_VALID, -5201, false, "remote-server-timeout",          \
+	  "certificate not yet valid")                                         \
+	X(ETLS_UNKNOWN_ISSUER, -5202, false, "remote-server-timeout",         \
+	  "certificate issuer is not in the trust store")                      \
+	X(ETLS_REVOKED, -5203, false, "remote-server-timeout",                \
+	  "certificate revoked")                                               \
+	X(ETLS_INSECURE, -5204, false, "remote-server-timeout",               \
+	  "certificate uses an insecure algorithm")                            \
+	X(ETLS_PURPOSE, -5205, false, "remote-server-timeout",                \
+	  "certificate is not for TLS server use")
 
 enum err_code {
 #define S2SD_ERR_ENUM(name, value, temp, cond, msg) S2SD_##name = (value),

@@ -164,7 +164,8 @@ s2s_stream_condition(int err)
 	case S2SD_EXML_RESTRICTED:
 	case S2SD_EXML_LIMIT:
 	case S2SD_EXML_NAMESPACE:
-	case S2SD_EXML_CLOSED: return err_condition(err);
+	case S2SD_EXML_CLOSED:
+	case S2SD_EXML_ENCODING: return err_condition(err);
 	default: return "undefined-condition";
 	}
 }
