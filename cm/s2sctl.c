@@ -14,6 +14,7 @@
 #include "cm/util.h"
 #include "dns/dns_report.h"
 #include "policy/policy.h"
+#include "tls/tls_cert.h"
 #include "xmpp/jid.h"
 
 #ifndef S2SD_VERSION
@@ -227,7 +228,137 @@ s2sctl_cmd_dns(struct s2sctl *ctl, int argc, char **argv)
 	                                  ? servers : NULL, connect, stdout);
 }
 
+/* Every local domain of the configuration (IM, email, aliases) in A-label
+ * form, appended to *LIST (strings owned by the list). */
+static void
+s2sctl_local_domains(struct s2sctl *ctl, char ***list, size_t *n)
+{
+	static const enum config_param params[] = {
+	    CONFIG_DOMAINS_IM, CONFIG_DOMAINS_EMAIL, CONFIG_DOMAINS_ALIASES};
+	const struct config *cfg = s2sctl_config(ctl);
+	const char *const *d;
+	char ascii[JID_PART_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < UTIL_ARRAY_LEN(params); i++)
+		for (d = config_list(cfg, params[i], NULL); *d != NULL; d++) {
+			if (jid_domain_to_ascii(*d, ascii, sizeof(ascii), NULL,
+			                        0) < 0)
+				continue;   /* config already refused bad ones */
+			*list = xreallocarray(*list, *n + 1, sizeof(char *));
+			(*list)[(*n)++] = xstrdup(ascii);
+		}
+}
+
+static void
+s2sctl_print_buf(struct util_buf *b)
+{
+	if (b->data != NULL)
+		fputs(b->data, stdout);
+	util_buf_free(b);
+}
+
+static int
+s2sctl_cert_check(struct s2sctl *ctl)
+{
+	const struct config *cfg = s2sctl_config(ctl);
+	struct tls_cert_check_in in = {0};
+	struct util_buf out = {0};
+	char **domains = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	in.cert_files = config_list(cfg, CONFIG_TLS_CERT_FILES, &in.ncerts);
+	in.key_files = config_list(cfg, CONFIG_TLS_KEY_FILES, &in.nkeys);
+	s2sctl_local_domains(ctl, &domains, &n);
+	in.domains = (const char *const *)domains;
+	in.ndomains = n;
+	rc = tls_cert_check(&in, &out);
+	s2sctl_print_buf(&out);
+	for (i = 0; i < n; i++)
+		free(domains[i]);
+	free(domains);
+	return rc < 0 ? 1 : 0;
+}
+
+/* cert selfsigned|csr [-d DOMAIN]... [--ecdsa] [--days N] OUT KEY */
+static int
+s2sctl_cert_make(struct s2sctl *ctl, int argc, char **argv, bool csr)
+{
+	struct tls_cert_make req = {.keytype = TLS_CERT_RSA2048};
+	char **domains = NULL, why[512];
+	size_t n = 0, i;
+	int rc, k;
+
+	for (k = 2; k < argc; k++) {
+		if (strcmp(argv[k], "-d") == 0 && k + 1 < argc) {
+			domains = xreallocarray(domains, n + 1, sizeof(char *));
+			domains[n++] = xstrdup(argv[++k]);
+		} else if (strcmp(argv[k], "--ecdsa") == 0) {
+			req.keytype = TLS_CERT_ECDSA_P256;
+		} else if (strcmp(argv[k], "--days") == 0 && k + 1 < argc) {
+			req.days = (unsigned)strtoul(argv[++k], NULL, 10);
+		} else if (req.out_file == NULL) {
+			req.out_file = argv[k];
+		} else if (req.key_file == NULL) {
+			req.key_file = argv[k];
+		} else {
+			req.key_file = NULL;
+			break;
+		}
+	}
+	if (req.out_file == NULL || req.key_file == NULL) {
+		fprintf(stderr, "usage: s2sctl cert %s [-d DOMAIN]... [--ecdsa] "
+		        "[--days N] %s KEYFILE\n", csr ? "csr" : "selfsigned",
+		        csr ? "CSRFILE" : "CERTFILE");
+		rc = 2;
+		goto out;
+	}
+	if (n == 0)
+		s2sctl_local_domains(ctl, &domains, &n);
+	req.domains = (const char *const *)domains;
+	req.ndomains = n;
+	rc = csr ? tls_cert_csr(&req, why, sizeof(why))
+	         : tls_cert_selfsigned(&req, why, sizeof(why));
+	if (rc < 0)
+		fprintf(stderr, "s2sctl: %s\n", why);
+	else
+		printf("wrote %s and %s for %zu domain%s\n", req.out_file,
+		       req.key_file, n, n == 1 ? "" : "s");
+	rc = rc < 0 ? 1 : 0;
+out:
+	for (i = 0; i < n; i++)
+		free(domains[i]);
+	free(domains);
+	return rc;
+}
+
+static int
+s2sctl_cmd_cert(struct s2sctl *ctl, int argc, char **argv)
+{
+	struct util_buf out = {0};
+	int rc;
+
+	if (argc == 3 && strcmp(argv[1], "show") == 0) {
+		rc = tls_cert_show(argv[2], &out);
+		s2sctl_print_buf(&out);
+		return rc < 0 ? 1 : 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "check") == 0)
+		return s2sctl_cert_check(ctl);
+	if (argc >= 2 && strcmp(argv[1], "selfsigned") == 0)
+		return s2sctl_cert_make(ctl, argc, argv, false);
+	if (argc >= 2 && strcmp(argv[1], "csr") == 0)
+		return s2sctl_cert_make(ctl, argc, argv, true);
+	fprintf(stderr, "usage: s2sctl cert show FILE | check | selfsigned ... "
+	        "| csr ...\n");
+	return 2;
+}
+
 static const struct s2sctl_cmd s2sctl_cmds[] = {
+    {"cert", "show FILE|check|selfsigned|csr",
+     "certificate tooling (check: covers every local domain?)",
+     s2sctl_cmd_cert},
     {"dns", "[-s SERVERS] [--no-connect] DOMAIN",
      "SRV records, the order s2sd tries them, reachability", s2sctl_cmd_dns},
     {"policy", "test DOMAIN [in|out] [-f FILE]",

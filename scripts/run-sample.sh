@@ -13,7 +13,12 @@ if [ ! -s "$state/dialback.secret" ]; then
 	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/dialback.secret"
 	echo "run: generated $state/dialback.secret"
 fi
+if [ ! -s "$state/cert.pem" ]; then
+	"$root/$build/s2sctl" -c "$root/etc/s2sd.conf" cert selfsigned \
+		"$state/cert.pem" "$state/key.pem"
+fi
 set -- -f -c "$root/etc/s2sd.conf" \
+	-o "tls.cert_files=$state/cert.pem" -o "tls.key_files=$state/key.pem" \
 	-o "general.state_dir=$state" \
 	-o "federation.dialback_secret_file=$state/dialback.secret"
 echo "run: $build/s2sd $*"
