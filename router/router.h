@@ -1,0 +1,81 @@
+/* router.h - where a stanza goes: to a home node attached over XEP-0114
+ * (the router is the server side of jabber:component:accept), or to S2S
+ * towards a remote domain.
+ *
+ * Home nodes authenticate with the handshake of XEP-0114 (hex SHA-1 of the
+ * stream id and the node's secret, compared in constant time). The
+ * directory (router/directory.h) maps users and domains to home nodes.
+ * Stanzas from S2S (router_deliver) go to the recipient's home node; a
+ * stanza for a node that is not attached waits up to grace_ms for it, then
+ * is answered with service-unavailable (bounceable stanzas only). Stanzas
+ * from a home node must come from a local domain or alias that node may use
+ * (else not-allowed back to it); to a local domain they are delivered
+ * locally, to a remote one they go to the to_remote callback. Order per
+ * (from, to) pair is preserved.
+ *
+ * Email address for federation (directory mappings, when email_federation
+ * is on): outbound 'from' is rewritten to the user's email address,
+ * inbound 'to' from the email address to the internal JID (also inside
+ * presence subscriptions), and federated stanzas to the raw internal JID of
+ * a mapped user are dropped (debug log line).
+ *
+ * Ownership: router_deliver and the to_remote callback take the stanza.
+ * router_accept takes CLIENT (freed with free() after uv_close). Options are
+ * copied; the directory is referenced (directory_ref). router_close stops
+ * everything and calls CB once every handle is closed, then the router is
+ * gone. */
+#ifndef S2SD_ROUTER_H
+#define S2SD_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cm/util.h"
+#include "xmpp/xmlstream.h"
+
+struct stanza;
+struct directory;
+struct router;
+
+struct router_home {
+	const char *name;       /* the component's 'to' / handshake name */
+	const char *secret;
+};
+
+struct router_opts {
+	const struct router_home *homes;
+	size_t nhomes;
+	struct directory *dir;  /* referenced, not copied */
+	bool replace_on_conflict;   /* a second link replaces the first */
+	bool email_federation;
+	uint64_t grace_ms;      /* stanzas wait this long for a home node */
+	uint64_t handshake_timeout_ms;
+	struct xmlstream_opts xml;
+};
+
+struct router_cbs {
+	/* Is DOMAIN (prepared) one of ours (IM, email, alias)? */
+	bool (*is_local)(void *arg, const char *domain);
+	/* A stanza for a remote domain (takes ST); also error replies. */
+	void (*to_remote)(void *arg, struct stanza *st);
+};
+
+int router_new(uv_loop_t *loop, const struct router_opts *opts,
+               const struct router_cbs *cbs, void *arg, struct router **out,
+               char *why, size_t whylen);
+/* A stanza for a local recipient (takes ST): from S2S, or a bounce. */
+void router_deliver(struct router *r, struct stanza *st);
+/* A home node connected to the component listener (takes CLIENT). */
+void router_accept(struct router *r, uv_tcp_t *client, const char *peer);
+/* Reload: new home nodes, secrets, directory. Links whose node is gone or
+ * whose secret changed are closed; others stay. 0 or S2SD_ECONFIG + WHY. */
+int router_reconfigure(struct router *r, const struct router_opts *opts,
+                       char *why, size_t whylen);
+/* Where a stanza to JID would go and why ("s2sctl route JID"). */
+void router_explain(const struct router *r, const char *jid,
+                    struct util_buf *out);
+void router_close(struct router *r, void (*cb)(void *arg), void *arg);
+
+#endif
