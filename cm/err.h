@@ -34,11 +34,11 @@
 	X(ETLS, -5020, true, "remote-server-timeout", "TLS failure")           \
 	X(ETLS_HANDSHAKE, -5021, true, "remote-server-timeout",               \
 	  "TLS handshake failed")                                              \
-	X(ETLS_VERIFY, -5022, false, "remote-server-timeout",                 \
+	X(ETLS_VERIFY, -5022, false, "remote-server-not-found",                 \
 	  "certificate chain does not verify")                                 \
-	X(ETLS_NAME, -5023, false, "remote-server-timeout",                   \
+	X(ETLS_NAME, -5023, false, "remote-server-not-found",                   \
 	  "certificate does not identify the domain")                          \
-	X(ETLS_NOCERT, -5024, false, "remote-server-timeout",                 \
+	X(ETLS_NOCERT, -5024, false, "remote-server-not-found",                 \
 	  "no certificate presented")                                          \
 	X(ETLS_CREDS, -5025, false, "internal-server-error",                  \
 	  "bad certificate or key")                                            \
@@ -64,17 +64,17 @@
 	X(ESHUTDOWN, -5090, true, "service-unavailable", "shutting down")     \
 	X(EXML_ENCODING, -5300, false, "unsupported-encoding",                \
 	  "stream encoding is not UTF-8")                                     \
-	X(ETLS_EXPIRED, -5200, false, "remote-server-timeout",                \
+	X(ETLS_EXPIRED, -5200, false, "remote-server-not-found",                \
 	  "certificate expired")                                               \
-	X(ETLS_NOT_YET_VALID, -5201, false, "remote-server-timeout",          \
+	X(ETLS_NOT_YET_VALID, -5201, false, "remote-server-not-found",          \
 	  "certificate not yet valid")                                         \
-	X(ETLS_UNKNOWN_ISSUER, -5202, false, "remote-server-timeout",         \
+	X(ETLS_UNKNOWN_ISSUER, -5202, false, "remote-server-not-found",         \
 	  "certificate issuer is not in the trust store")                      \
-	X(ETLS_REVOKED, -5203, false, "remote-server-timeout",                \
+	X(ETLS_REVOKED, -5203, false, "remote-server-not-found",                \
 	  "certificate revoked")                                               \
-	X(ETLS_INSECURE, -5204, false, "remote-server-timeout",               \
+	X(ETLS_INSECURE, -5204, false, "remote-server-not-found",               \
 	  "certificate uses an insecure algorithm")                            \
-	X(ETLS_PURPOSE, -5205, false, "remote-server-timeout",                \
+	X(ETLS_PURPOSE, -5205, false, "remote-server-not-found",                \
 	  "certificate is not for TLS server use")
 
 enum err_code {

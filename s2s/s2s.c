@@ -1,0 +1,459 @@
+/* s2s.c - the S2S service: settings, inbound connections and limits, the
+ * connection callbacks shared by both directions, reload and shutdown; see
+ * s2s.h. Outbound attempts are in s2s_out.c. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm/err.h"
+#include "cm/htab.h"
+#include "cm/log.h"
+#include "cm/util.h"
+#include "policy/policy.h"
+#include "s2s/dialback.h"
+#include "s2s/s2s_int.h"
+#include "tls/tls_ctx.h"
+#include "xmpp/jid.h"
+#include "xmpp/stanza.h"
+
+struct s2s_link *
+s2s__link_new(struct s2s *s, enum s2s_role role, const char *addr)
+{
+	struct s2s_link *l = xcalloc(1, sizeof(*l));
+
+	l->s = s;
+	l->role = role;
+	l->addr = addr != NULL ? xstrdup(addr) : NULL;
+	l->next = s->links;
+	if (l->next != NULL)
+		l->next->prevp = &l->next;
+	l->prevp = &s->links;
+	s->links = l;
+	s->nlinks++;
+	return l;
+}
+
+static void
+s2s_link_free(struct s2s_link *l)
+{
+	struct s2s *s = l->s;
+	intptr_t n;
+
+	if (l->next != NULL)
+		l->next->prevp = l->prevp;
+	*l->prevp = l->next;
+	s->nlinks--;
+	if (l->addr != NULL) {
+		n = (intptr_t)htab_get(s->per_addr, l->addr) - 1;
+		if (n <= 0)
+			htab_del(s->per_addr, l->addr);
+		else
+			htab_put(s->per_addr, l->addr, (void *)n);
+	}
+	free(l->addr);
+	free(l);
+}
+
+/* Per-domain overrides from the policy apply to outbound streams, where the
+ * remote domain is known before the stream starts. */
+void
+s2s__conn_opts(const struct s2s *s, enum s2s_role role, const char *local,
+               const char *remote, struct s2s_conn_opts *o)
+{
+	struct policy_security ps;
+
+	memset(o, 0, sizeof(*o));
+	o->stream.role = role;
+	o->stream.security = s->set.security;
+	o->stream.require_valid_certs = s->set.require_valid_certs;
+	o->stream.sasl_external = role == S2S_ROLE_IN ? s->set.sasl_in
+	                                              : s->set.sasl_out;
+	o->stream.dialback = s->db != NULL;
+	o->stream.tls_available = s->tls != NULL && s->set.have_cert;
+	o->stream.local = local;
+	o->stream.remote = remote;
+	o->stream.xml = s->set.xml;
+	o->stream.step_timeout_ms = s->set.step_timeout_ms;
+	o->tls = s->tls;
+	o->idle_ms = s->set.idle_ms;
+	o->keepalive_ms = s->set.keepalive_ms;
+	if (role != S2S_ROLE_OUT || remote == NULL)
+		return;
+	policy_security(s->pol, remote, &ps);
+	if (ps.security >= 0)
+		o->stream.security = (enum s2s_security)ps.security;
+	if (ps.certs_valid >= 0)
+		o->stream.require_valid_certs = ps.certs_valid;
+	if (ps.dialback == 0)
+		o->stream.dialback = false;
+}
+
+void
+s2s__bounce(struct s2s *s, struct stanza *st, const char *type,
+            const char *cond, const char *text)
+{
+	struct stanza *reply = NULL;
+
+	if (stanza_is_bounceable(st))
+		reply = stanza_error_reply(st, type, cond, text);
+	else
+		log_debug(LOG_SUB_S2S, 0, "drop unanswerable stanza "
+		          "condition=%s", cond);
+	stanza_free(st);
+	if (reply != NULL)
+		s->cbs.deliver(s->arg, reply);
+}
+
+/* ---- connection callbacks (both directions) ---- */
+
+static bool
+s2s_cb_is_local(void *arg, const char *domain)
+{
+	struct s2s_link *l = arg;
+
+	return l->s->cbs.is_local(l->s->arg, domain);
+}
+
+static bool
+s2s_cb_allowed_in(void *arg, const char *remote, char *why, size_t whylen)
+{
+	struct s2s_link *l = arg;
+	struct policy_decision d;
+
+	policy_check(l->s->pol, remote, POLICY_IN, &d);
+	if (!d.allow) {
+		snprintf(why, whylen, "federation with %s is not allowed (%s, "
+		         "%s:%d)", remote, d.rule, d.file, d.line);
+		log_info(LOG_SUB_POLICY, 0, "deny in remote=%s rule=\"%s\" "
+		         "at=%s:%d", remote, d.rule, d.file, d.line);
+	}
+	return d.allow;
+}
+
+static void
+s2s_cb_authenticated(void *arg, struct s2s_conn *c, const char *local,
+                     const char *remote, enum s2s_auth how)
+{
+	struct s2s_link *l = arg;
+	const char *v = s2s_conn_tls_version(c);
+
+	log_info(LOG_SUB_S2S, s2s_conn_id(c), "%s ready local=%s remote=%s "
+	         "auth=%s tls=%s peer=%s",
+	         l->role == S2S_ROLE_IN ? "in" : "out", local, remote,
+	         s2s_auth_name(how), v != NULL ? v : "none",
+	         s2s_conn_peer(c));
+	if (l->role == S2S_ROLE_OUT)
+		s2s__out_authenticated(l, local, remote);
+}
+
+static void
+s2s_cb_stanza(void *arg, struct s2s_conn *c, struct stanza *st)
+{
+	struct s2s_link *l = arg;
+
+	(void)c;
+	l->s->cbs.deliver(l->s->arg, st);
+}
+
+static void
+s2s_cb_db_key(void *arg, const char *receiving, const char *originating,
+              const char *id, char key[65])
+{
+	struct s2s_link *l = arg;
+
+	dialback_key(l->s->db, receiving, originating, id, key);
+}
+
+/* The receiving role of dialback needs a verification stream to the
+ * originating domain's authoritative server; until that exists (issue 6)
+ * the request is answered with an error, and the peer can fall back. */
+static void
+s2s_cb_db_verify(void *arg, struct s2s_conn *c, const char *local,
+                 const char *remote, const char *id, const char *key)
+{
+	(void)arg;
+	(void)id;
+	(void)key;
+	log_info(LOG_SUB_S2S, s2s_conn_id(c), "in dialback-unsupported "
+	         "local=%s remote=%s", local, remote);
+	s2s_conn_dialback_verified(c, local, remote, false,
+	                           S2SD_EPROTO);
+}
+
+static void
+s2s_cb_closed(void *arg, struct s2s_conn *c, int err, const char *why)
+{
+	struct s2s_link *l = arg;
+	struct s2s *s = l->s;
+
+	(void)c;
+	(void)why;
+	if (l->role == S2S_ROLE_OUT)
+		s2s__out_closed(l, err);
+	s2s_link_free(l);
+	s2s__maybe_done(s);
+}
+
+const struct s2s_conn_cbs s2s__conn_cbs = {
+    s2s_cb_is_local, s2s_cb_allowed_in, s2s_cb_authenticated,
+    s2s_cb_stanza,   s2s_cb_db_key,     s2s_cb_db_verify,
+    s2s_cb_closed,
+};
+
+/* ---- the service ---- */
+
+static void
+s2s_apply_settings(struct s2s *s, const struct s2s_settings *set)
+{
+	s->set = *set;
+	dialback_secret_free(s->db);
+	s->db = set->dialback_secret != NULL
+	            ? dialback_secret_new(set->dialback_secret) : NULL;
+	s->set.dialback_secret = NULL;  /* only the derived key is kept */
+}
+
+static void
+s2s_on_route_timer(uv_timer_t *t)
+{
+	struct s2s *s = t->data;
+
+	s2s_routes_tick(s->routes, uv_now(s->loop));
+	s2s__route_timer_arm(s);
+}
+
+void
+s2s__route_timer_arm(struct s2s *s)
+{
+	uint64_t next, now = uv_now(s->loop);
+
+	if (s->routes == NULL)
+		return;
+	next = s2s_routes_deadline(s->routes);
+	if (next == UINT64_MAX)
+		uv_timer_stop(&s->route_timer);
+	else
+		uv_timer_start(&s->route_timer, s2s_on_route_timer,
+		               next > now ? next - now : 0, 0);
+}
+
+int
+s2s_new(uv_loop_t *loop, const struct s2s_settings *set, struct tls_ctx *tls,
+        struct dns_resolver *dns, struct policy *pol,
+        const struct s2s_cbs *cbs, void *arg, struct s2s **out)
+{
+	struct s2s *s = xcalloc(1, sizeof(*s));
+	struct s2s_route_opts ro = {0};
+
+	s->loop = loop;
+	s2s_apply_settings(s, set);
+	s->tls = tls != NULL ? tls_ctx_ref(tls) : NULL;
+	s->pol = policy_ref(pol);
+	s->dns = dns;
+	s->cbs = *cbs;
+	s->arg = arg;
+	s->per_addr = htab_new(64);
+	ro.max_stanzas = set->queue_max_stanzas;
+	ro.max_bytes = set->queue_max_bytes;
+	ro.backoff_min_ms = set->backoff_min_ms;
+	ro.backoff_max_ms = set->backoff_max_ms;
+	s->routes = s2s_routes_new(&ro, &s2s__route_cbs, s);
+	uv_timer_init(loop, &s->route_timer);
+	s->route_timer.data = s;
+	*out = s;
+	return 0;
+}
+
+void
+s2s_accept(struct s2s *s, uv_tcp_t *client, const char *peer,
+           bool direct_tls)
+{
+	struct s2s_conn_opts o;
+	struct s2s_link *l;
+	char addr[INET6_ADDRSTRLEN + 2];
+	intptr_t n;
+	int err = 0;
+
+	/* Limits are per address, not per port. */
+	snprintf(addr, sizeof(addr), "%.*s", (int)strcspn(peer, "]"),
+	         peer[0] == '[' ? peer + 1 : peer);
+	if (peer[0] != '[')
+		addr[strcspn(addr, ":")] = '\0';
+	n = (intptr_t)htab_get(s->per_addr, addr);
+	if (s->closing)
+		err = S2SD_ESHUTDOWN;
+	else if (s->nlinks >= s->set.max_conns ||
+	         (size_t)n >= s->set.max_conns_per_addr)
+		err = S2SD_ELIMIT;
+	htab_put(s->per_addr, addr, (void *)(n + 1));
+	l = s2s__link_new(s, S2S_ROLE_IN, addr);
+	s2s__conn_opts(s, S2S_ROLE_IN, NULL, NULL, &o);
+	o.stream.direct_tls = direct_tls;
+	o.peer = peer;
+	l->conn = s2s_conn_new(s->loop, client, &o, &s2s__conn_cbs, l);
+	log_debug(LOG_SUB_S2S, s2s_conn_id(l->conn), "in accept peer=%s "
+	          "direct_tls=%s", peer, direct_tls ? "yes" : "no");
+	if (err != 0) {
+		log_warnx(LOG_SUB_S2S, s2s_conn_id(l->conn), "in refuse peer=%s "
+		          "reason=%s connections=%zu from_addr=%ld", peer,
+		          err_name(err), s->nlinks, (long)n);
+		s2s_conn_close(l->conn, err, err == S2SD_ELIMIT
+		                                 ? "too many connections"
+		                                 : "shutting down");
+	}
+}
+
+/* Domain of the JID in attribute NAME into OUT; false when invalid. */
+static bool
+s2s_attr_domain(const struct stanza *st, const char *name, char *out,
+                size_t outlen)
+{
+	const char *v = stanza_attr(st, name);
+	struct jid *j = NULL;
+
+	if (v == NULL || jid_parse(v, strlen(v), &j, NULL, 0) < 0)
+		return false;
+	snprintf(out, outlen, "%s", jid_domain(j));
+	jid_free(j);
+	return true;
+}
+
+void
+s2s_send(struct s2s *s, struct stanza *st)
+{
+	char from[JID_PART_MAX + 1], to[JID_PART_MAX + 1], text[1200];
+	struct policy_decision d;
+
+	if (!s2s_attr_domain(st, "from", from, sizeof(from)) ||
+	    !s2s_attr_domain(st, "to", to, sizeof(to))) {
+		s2s__bounce(s, st, "modify", "jid-malformed",
+		            "invalid 'from' or 'to'");
+		return;
+	}
+	if (s->closing) {
+		s2s__bounce(s, st, "wait", "service-unavailable",
+		            "the federation service is shutting down");
+		return;
+	}
+	policy_check(s->pol, to, POLICY_OUT, &d);
+	if (!d.allow) {
+		log_info(LOG_SUB_POLICY, 0, "deny out remote=%s rule=\"%s\" "
+		         "at=%s:%d", to, d.rule, d.file, d.line);
+		snprintf(text, sizeof(text), "federation with %s is not allowed "
+		         "by policy", to);
+		s2s__bounce(s, st, "cancel", "not-allowed", text);
+		return;
+	}
+	s2s_routes_submit(s->routes, from, to, st, uv_now(s->loop));
+	s2s__route_timer_arm(s);
+}
+
+void
+s2s_reconfigure(struct s2s *s, const struct s2s_settings *set,
+                struct tls_ctx *tls, struct policy *pol)
+{
+	struct s2s_link *l, *next;
+	const struct s2s_stream *st;
+	const char *remote;
+
+	s2s_apply_settings(s, set);
+	if (tls != s->tls) {
+		tls_ctx_unref(s->tls);
+		s->tls = tls != NULL ? tls_ctx_ref(tls) : NULL;
+	}
+	policy_unref(s->pol);
+	s->pol = policy_ref(pol);
+	/* Inbound streams from domains now denied are closed; outbound ones
+	 * are handled with their routes. */
+	for (l = s->links; l != NULL; l = next) {
+		next = l->next;
+		st = s2s_conn_stream(l->conn);
+		remote = s2s_stream_remote(st);
+		if (l->role != S2S_ROLE_IN || remote == NULL ||
+		    policy_allows(s->pol, remote, POLICY_IN))
+			continue;
+		log_info(LOG_SUB_POLICY, s2s_conn_id(l->conn), "reload closes "
+		         "in stream remote=%s", remote);
+		s2s_conn_close(l->conn, S2SD_EPOLICY,
+		               "federation is no longer allowed by policy");
+	}
+	s2s__out_policy_changed(s);
+}
+
+static void
+s2s_on_timer_closed(uv_handle_t *h)
+{
+	struct s2s *s = h->data;
+	void (*cb)(void *) = s->close_cb;
+	void *arg = s->close_arg;
+
+	htab_free(s->per_addr, NULL);
+	dialback_secret_free(s->db);
+	tls_ctx_unref(s->tls);
+	policy_unref(s->pol);
+	free(s);
+	if (cb != NULL)
+		cb(arg);
+}
+
+/* Shutdown completes when the last connection and attempt are gone. */
+void
+s2s__maybe_done(struct s2s *s)
+{
+	struct s2s_routes *routes;
+
+	if (!s->closing || s->links != NULL || s->attempts != NULL ||
+	    s->routes == NULL)
+		return;
+	routes = s->routes;
+	s->routes = NULL;
+	s2s_routes_free(routes, S2SD_ESHUTDOWN);
+	uv_close((uv_handle_t *)&s->route_timer, s2s_on_timer_closed);
+}
+
+void
+s2s_close(struct s2s *s, void (*cb)(void *arg), void *arg)
+{
+	struct s2s_link *l, *next;
+
+	s->closing = true;
+	s->close_cb = cb;
+	s->close_arg = arg;
+	s2s__out_cancel_all(s);
+	for (l = s->links; l != NULL; l = next) {
+		next = l->next;
+		s2s_conn_close(l->conn, 0, NULL);
+	}
+	s2s__maybe_done(s);
+}
+
+void
+s2s_describe(const struct s2s *s, struct util_buf *out)
+{
+	const struct s2s_link *l;
+	const struct s2s_stream *st;
+	const char *v;
+
+	for (l = s->links; l != NULL; l = l->next) {
+		st = s2s_conn_stream(l->conn);
+		v = s2s_conn_tls_version(l->conn);
+		util_buf_printf(out, "%016llx %s local=%s remote=%s peer=%s "
+		                "auth=%s tls=%s state=%s in=%llu out=%llu\n",
+		                (unsigned long long)s2s_conn_id(l->conn),
+		                l->role == S2S_ROLE_IN ? "in" : "out",
+		                s2s_stream_local(st) ? s2s_stream_local(st) : "-",
+		                s2s_stream_remote(st) ? s2s_stream_remote(st) : "-",
+		                s2s_conn_peer(l->conn),
+		                s2s_auth_name(s2s_stream_auth(st)),
+		                v != NULL ? v : "none", s2s_stream_state_name(st),
+		                (unsigned long long)s2s_conn_stanzas_in(l->conn),
+		                (unsigned long long)s2s_conn_stanzas_out(l->conn));
+	}
+}
+
+size_t
+s2s_stream_count(const struct s2s *s)
+{
+	return s->nlinks;
+}

@@ -1,0 +1,89 @@
+/* s2s.h - the S2S service: inbound connections handed over by the
+ * listeners, outbound routes (one per (local, remote) pair: DNS, the
+ * connector, then an s2s_conn), the federation policy in both directions,
+ * reload and graceful shutdown.
+ *
+ * Outbound: s2s_send() takes a stanza from a local sender. A domain the
+ * policy denies for "out" gets not-allowed back at once, before any DNS or
+ * connection; otherwise the stanza goes to its route (s2s_route.h), which
+ * queues, flushes and bounces. Every candidate of the remote domain is
+ * tried before a route fails; in security "optional" a failed TLS handshake
+ * is retried on the same candidate without TLS (dialback).
+ *
+ * Inbound: streams are refused for domains the policy denies for "in";
+ * accepted stanzas go to the deliver callback. Limits: connections in total
+ * and per remote address.
+ *
+ * Ownership: s2s_send and the deliver callback take the stanza; s2s_accept
+ * takes CLIENT. The service references the TLS context and the policy, and
+ * borrows the resolver (which must outlive it). s2s_close() closes every
+ * stream properly, bounces what is queued, and calls CB once everything is
+ * closed; the service is gone then. */
+#ifndef S2SD_S2S_H
+#define S2SD_S2S_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cm/util.h"
+#include "s2s/s2s_stream.h"
+
+struct dns_resolver;
+struct policy;
+struct stanza;
+struct tls_ctx;
+struct s2s;
+
+struct s2s_settings {
+	enum s2s_security security;
+	bool require_valid_certs;
+	bool sasl_in;
+	bool sasl_out;
+	bool have_cert;         /* we can be a TLS server (STARTTLS offered) */
+	const char *dialback_secret;    /* NULL: no dialback (copied as a key) */
+	struct xmlstream_opts xml;
+	uint64_t connect_timeout_ms;
+	uint64_t step_timeout_ms;
+	uint64_t dialback_timeout_ms;
+	uint64_t idle_ms;
+	uint64_t keepalive_ms;
+	size_t max_conns;
+	size_t max_conns_per_addr;
+	size_t queue_max_stanzas;
+	size_t queue_max_bytes;
+	uint64_t backoff_min_ms;
+	uint64_t backoff_max_ms;
+};
+
+struct s2s_cbs {
+	/* Is DOMAIN (prepared) one of ours? */
+	bool (*is_local)(void *arg, const char *domain);
+	/* A stanza for a local recipient: from a peer, or an error reply for
+	 * a local sender (takes ST). */
+	void (*deliver)(void *arg, struct stanza *st);
+};
+
+int s2s_new(uv_loop_t *loop, const struct s2s_settings *set,
+            struct tls_ctx *tls, struct dns_resolver *dns,
+            struct policy *pol, const struct s2s_cbs *cbs, void *arg,
+            struct s2s **out);
+/* An inbound connection from a listener (takes CLIENT). */
+void s2s_accept(struct s2s *s, uv_tcp_t *client, const char *peer,
+                bool direct_tls);
+/* An outbound stanza from a local sender (takes ST). */
+void s2s_send(struct s2s *s, struct stanza *st);
+/* Reload: settings, TLS context (new handshakes) and policy. Streams the
+ * new policy forbids are closed and their queues bounced with not-allowed;
+ * the others stay. */
+void s2s_reconfigure(struct s2s *s, const struct s2s_settings *set,
+                     struct tls_ctx *tls, struct policy *pol);
+void s2s_close(struct s2s *s, void (*cb)(void *arg), void *arg);
+
+/* One line per stream, for logs and s2sctl: direction, local, remote,
+ * peer, auth, TLS version, state, stanzas in/out. */
+void s2s_describe(const struct s2s *s, struct util_buf *out);
+size_t s2s_stream_count(const struct s2s *s);
+
+#endif

@@ -1,0 +1,84 @@
+/* s2s_conn.h - one S2S connection: the TCP socket, TLS once negotiated
+ * (STARTTLS, or from the first byte for XEP-0368 direct TLS), the stream
+ * state machine (s2s_stream.h) and one timer for negotiation steps, idle
+ * time-out and whitespace keepalives.
+ *
+ * Ownership: the conn takes TCP at creation and owns it, the TLS session,
+ * the stream and the timer; it takes a reference on the TLS context. Reads
+ * use one buffer shared by all connections (consumed synchronously), so an
+ * idle connection holds no read buffer. Each write is one allocation freed
+ * in its callback.
+ *
+ * Lifetime: s2s_conn_close() is idempotent. When the stream is over the
+ * closed callback runs exactly once (getters still work during it); the conn
+ * then flushes what it wrote (close_notify included), closes its handles
+ * and frees itself. The owner must forget the conn when the closed callback
+ * returns. No callback runs before s2s_conn_new() returns. */
+#ifndef S2SD_S2S_CONN_H
+#define S2SD_S2S_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "s2s/s2s_stream.h"
+
+struct stanza;
+struct tls_ctx;
+struct s2s_conn;
+
+struct s2s_conn_opts {
+	struct s2s_stream_opts stream;  /* role, security, domains (OUT) ... */
+	struct tls_ctx *tls;    /* NULL: no TLS at all; referenced */
+	uint64_t idle_ms;       /* close a ready stream idle this long (0: no) */
+	uint64_t keepalive_ms;  /* whitespace after this much silence (0: no) */
+	const char *peer;       /* "addr:port" for logs (copied) */
+};
+
+struct s2s_conn_cbs {
+	bool (*is_local)(void *arg, const char *domain);
+	bool (*allowed_in)(void *arg, const char *remote, char *why,
+	                   size_t whylen);
+	void (*authenticated)(void *arg, struct s2s_conn *c, const char *local,
+	                      const char *remote, enum s2s_auth how);
+	/* IN: an accepted stanza (takes ST). */
+	void (*stanza)(void *arg, struct s2s_conn *c, struct stanza *st);
+	void (*dialback_key)(void *arg, const char *receiving,
+	                     const char *originating, const char *id,
+	                     char key[65]);
+	void (*dialback_verify)(void *arg, struct s2s_conn *c,
+	                        const char *local, const char *remote,
+	                        const char *id, const char *key);
+	/* The stream is over (ERR 0: clean close). Once. */
+	void (*closed)(void *arg, struct s2s_conn *c, int err,
+	               const char *why);
+};
+
+/* Returns owned (it frees itself after closing). OPTS and CBS copied. */
+struct s2s_conn *s2s_conn_new(uv_loop_t *loop, uv_tcp_t *tcp,
+                              const struct s2s_conn_opts *opts,
+                              const struct s2s_conn_cbs *cbs, void *arg);
+/* Close: ERR 0 sends </stream:stream> and waits for the peer's; otherwise a
+ * stream error for ERR with TEXT (may be NULL). */
+void s2s_conn_close(struct s2s_conn *c, int err, const char *text);
+/* OUT: write ST (borrowed). 0, or -ENOTCONN (not ready for its pair). */
+int s2s_conn_send(struct s2s_conn *c, const struct stanza *st);
+void s2s_conn_dialback_verified(struct s2s_conn *c, const char *local,
+                                const char *remote, bool valid, int err);
+
+const struct s2s_stream *s2s_conn_stream(const struct s2s_conn *c);
+uint64_t s2s_conn_id(const struct s2s_conn *c);
+const char *s2s_conn_peer(const struct s2s_conn *c);
+/* "TLS1.3" / cipher name, or NULL without TLS. */
+const char *s2s_conn_tls_version(const struct s2s_conn *c);
+const char *s2s_conn_tls_cipher(const struct s2s_conn *c);
+/* Bytes handed to the socket and not yet written. */
+size_t s2s_conn_pending(const struct s2s_conn *c);
+uint64_t s2s_conn_stanzas_in(const struct s2s_conn *c);
+uint64_t s2s_conn_stanzas_out(const struct s2s_conn *c);
+/* An owner pointer (e.g. the route or the attempt); NULL initially. */
+void s2s_conn_set_data(struct s2s_conn *c, void *data);
+void *s2s_conn_data(const struct s2s_conn *c);
+
+#endif

@@ -1,0 +1,323 @@
+/* s2s_out.c - outbound attempts: for a route that asks to connect, resolve
+ * the remote domain, connect to its candidates in order, and run an
+ * s2s_conn until the pair is authenticated. A candidate that fails at any
+ * step before that (connect, TLS, stream error, authentication) makes the
+ * attempt move to the next one; in security "optional" a TLS handshake
+ * failure is first retried on the same candidate without TLS. Only when
+ * every candidate failed does the route fail. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm/err.h"
+#include "cm/log.h"
+#include "cm/util.h"
+#include "dns/dns.h"
+#include "dns/dns_connect.h"
+#include "policy/policy.h"
+#include "s2s/s2s_int.h"
+#include "xmpp/stanza.h"
+
+struct s2s_attempt {
+	struct s2s *s;
+	struct s2s_route *route;
+	char *local;
+	char *remote;
+	uint64_t connid;
+	struct dns_lookup *lk;
+	struct dns_connect *dc;
+	struct dns_cand_list *cands;
+	size_t cand;            /* candidate of the current connection */
+	bool no_tls;            /* retrying without TLS (security optional) */
+	bool opened;            /* a peer opened a stream at some point */
+	bool ready;
+	int last_err;
+	int cancel_err;         /* why a lookup or connect was cancelled */
+	struct s2s_link *link;  /* the connection, once connected */
+	struct s2s_attempt *next, **prevp;
+};
+
+static void s2s_out_connect_from(struct s2s_attempt *a, size_t first);
+
+static void
+s2s_out_free(struct s2s_attempt *a)
+{
+	if (a->next != NULL)
+		a->next->prevp = a->prevp;
+	*a->prevp = a->next;
+	dns_cand_free(a->cands);
+	free(a->local);
+	free(a->remote);
+	free(a);
+}
+
+/* The route failed with ERR: bounce its queue, forget the attempt. */
+static void
+s2s_out_fail(struct s2s_attempt *a, int err)
+{
+	struct s2s *s = a->s;
+
+	if (s->closing)
+		err = S2SD_ESHUTDOWN;
+	/* A server that cannot prove its identity is not the server of that
+	 * domain: bounce as not found, whatever it said before. */
+	if (strcmp(err_condition(err), "remote-server-not-found") == 0 &&
+	    strncmp(err_name(err), "S2SD_ETLS", 9) == 0)
+		a->opened = false;
+	log_info(LOG_SUB_S2S, a->connid, "out route-failed local=%s remote=%s "
+	         "reason=%s opened=%s", a->local, a->remote, err_name(err),
+	         a->opened ? "yes" : "no");
+	s2s_route_set_data(a->route, NULL);
+	s2s_route_failed(a->route, err, a->opened, uv_now(s->loop));
+	s2s_out_free(a);
+	s2s__route_timer_arm(s);
+	s2s__maybe_done(s);
+}
+
+static void
+s2s_out_on_connected(int status, const struct dns_connect_result *r,
+                     void *arg)
+{
+	struct s2s_attempt *a = arg;
+	struct s2s *s = a->s;
+	const struct dns_cand *cand;
+	struct s2s_conn_opts o;
+	char addr[INET6_ADDRSTRLEN + 8], why[256];
+	size_t i;
+
+	a->dc = NULL;
+	for (i = 0; i < r->nfails; i++) {
+		dns_connect_fail_str(&r->fails[i], why, sizeof(why));
+		log_info(LOG_SUB_S2S, a->connid, "out connect-failed remote=%s "
+		         "%s", a->remote, why);
+	}
+	if (status < 0) {
+		a->last_err = status == UV_ECANCELED ? a->cancel_err : status;
+		s2s_out_fail(a, a->last_err);
+		return;
+	}
+	a->cand += r->cand;
+	cand = dns_cand_get(a->cands, a->cand);
+	dns_cand_addr_str(&r->addr, addr, sizeof(addr));
+	log_info(LOG_SUB_S2S, a->connid, "out connect domain=%s addr=%s via=%s "
+	         "prio=%u tls=%s", a->remote, addr,
+	         cand->via_srv ? "srv" : "fallback", cand->prio,
+	         r->direct_tls ? "direct" : a->no_tls ? "off" : "starttls");
+	a->link = s2s__link_new(s, S2S_ROLE_OUT, NULL);
+	a->link->attempt = a;
+	s2s__conn_opts(s, S2S_ROLE_OUT, a->local, a->remote, &o);
+	o.stream.direct_tls = r->direct_tls;
+	o.stream.connid = a->connid;
+	o.peer = addr;
+	if (a->no_tls)
+		o.stream.security = S2S_SEC_NONE;
+	a->link->conn = s2s_conn_new(s->loop, r->tcp, &o, &s2s__conn_cbs,
+	                             a->link);
+}
+
+/* Connect to the candidates from FIRST on (the connector tries them all). */
+static void
+s2s_out_connect_from(struct s2s_attempt *a, size_t first)
+{
+	struct dns_cand_list *tail;
+	const struct dns_cand *c;
+	struct dns_connect_opts co = {0};
+	size_t i, k, n = dns_cand_count(a->cands);
+
+	if (first >= n) {
+		s2s_out_fail(a, a->last_err != 0 ? a->last_err : S2SD_ECONNECT);
+		return;
+	}
+	tail = dns_cand_new(a->remote);
+	for (i = first; i < n; i++) {
+		c = dns_cand_get(a->cands, i);
+		dns_cand_add(tail, c->host, c->port, c->direct_tls, c->via_srv,
+		             c->prio, c->weight, c->ttl);
+		for (k = 0; k < c->naddrs; k++)
+			dns_cand_add_addr(tail, i - first,
+			                  (const struct sockaddr *)&c->addrs[k]);
+		if (c->err != 0)
+			dns_cand_set_err(tail, i - first, c->err);
+	}
+	a->cand = first;
+	co.attempt_timeout_ms = (uint32_t)a->s->set.connect_timeout_ms;
+	co.connid = a->connid;
+	if (dns_connect_start(a->s->loop, tail, &co, s2s_out_on_connected, a,
+	                      &a->dc) < 0) {
+		dns_cand_free(tail);
+		s2s_out_fail(a, S2SD_ECONNECT);
+		return;
+	}
+	dns_cand_free(tail);
+}
+
+static void
+s2s_out_on_resolved(int status, struct dns_cand_list *cands, void *arg)
+{
+	struct s2s_attempt *a = arg;
+
+	a->lk = NULL;
+	if (status < 0) {
+		dns_cand_free(cands);
+		log_info(LOG_SUB_DNS, a->connid, "out resolve-failed remote=%s "
+		         "reason=%s", a->remote, err_name(status));
+		s2s_out_fail(a, status == UV_ECANCELED ? a->cancel_err
+		                                       : status);
+		return;
+	}
+	a->cands = cands;
+	s2s_out_connect_from(a, 0);
+}
+
+static void
+s2s_out_route_connect(void *arg, struct s2s_route *r)
+{
+	struct s2s *s = arg;
+	struct s2s_attempt *a = xcalloc(1, sizeof(*a));
+	int rc;
+
+	a->s = s;
+	a->route = r;
+	a->local = xstrdup(s2s_route_local(r));
+	a->remote = xstrdup(s2s_route_remote(r));
+	a->connid = util_connid();
+	a->cancel_err = S2SD_ESHUTDOWN;
+	a->next = s->attempts;
+	if (a->next != NULL)
+		a->next->prevp = &a->next;
+	a->prevp = &s->attempts;
+	s->attempts = a;
+	s2s_route_set_data(r, a);
+	log_debug(LOG_SUB_S2S, a->connid, "out route-start local=%s remote=%s",
+	          a->local, a->remote);
+	rc = dns_resolve(s->dns, a->remote, a->connid, s2s_out_on_resolved, a,
+	                 &a->lk);
+	if (rc < 0)
+		s2s_out_fail(a, rc);
+}
+
+static void
+s2s_out_route_send(void *arg, struct s2s_route *r, struct stanza *st)
+{
+	struct s2s *s = arg;
+	struct s2s_attempt *a = s2s_route_data(r);
+
+	if (a != NULL && a->link != NULL && s2s_conn_send(a->link->conn, st) == 0) {
+		stanza_free(st);
+		return;
+	}
+	s2s__bounce(s, st, "wait", "remote-server-timeout",
+	            "the stream to the remote server is gone");
+}
+
+static void
+s2s_out_route_bounce(void *arg, struct stanza *reply)
+{
+	struct s2s *s = arg;
+
+	s->cbs.deliver(s->arg, reply);
+}
+
+static void
+s2s_out_route_drop(void *arg, struct stanza *st, int err)
+{
+	(void)arg;
+	log_debug(LOG_SUB_S2S, 0, "drop undeliverable stanza that is not "
+	          "answered reason=%s name=%s", err_name(err),
+	          stanza_name(st));
+	stanza_free(st);
+}
+
+const struct s2s_route_cbs s2s__route_cbs = {
+    s2s_out_route_connect, s2s_out_route_send, s2s_out_route_bounce,
+    s2s_out_route_drop,
+};
+
+void
+s2s__out_authenticated(struct s2s_link *l, const char *local,
+                       const char *remote)
+{
+	struct s2s_attempt *a = l->attempt;
+
+	if (a == NULL || a->ready || strcmp(local, a->local) != 0 ||
+	    strcmp(remote, a->remote) != 0)
+		return;
+	a->ready = true;
+	s2s_route_ready(a->route, uv_now(a->s->loop));
+	s2s__route_timer_arm(a->s);
+}
+
+void
+s2s__out_closed(struct s2s_link *l, int err)
+{
+	struct s2s_attempt *a = l->attempt;
+	struct s2s *s = l->s;
+
+	if (a == NULL)
+		return;
+	a->link = NULL;
+	if (s2s_stream_peer_opened(s2s_conn_stream(l->conn)))
+		a->opened = true;
+	if (a->ready) {
+		s2s_route_set_data(a->route, NULL);
+		s2s_route_closed(a->route, uv_now(s->loop));
+		s2s_out_free(a);
+		s2s__route_timer_arm(s);
+		return;
+	}
+	a->last_err = err != 0 ? err : S2SD_EPROTO;
+	if (s->closing) {
+		s2s_out_fail(a, S2SD_ESHUTDOWN);
+	} else if (!policy_allows(s->pol, a->remote, POLICY_OUT)) {
+		s2s_out_fail(a, S2SD_EPOLICY);
+	} else if ((err == S2SD_ETLS_HANDSHAKE || err == S2SD_ETLS) &&
+	           !a->no_tls && s->set.security == S2S_SEC_OPTIONAL) {
+		/* "optional": TLS could not be set up; try again in clear and
+		 * authenticate with dialback. */
+		log_info(LOG_SUB_S2S, a->connid, "out retry-without-tls "
+		         "remote=%s", a->remote);
+		a->no_tls = true;
+		s2s_out_connect_from(a, a->cand);
+	} else {
+		a->no_tls = false;
+		s2s_out_connect_from(a, a->cand + 1);
+	}
+}
+
+void
+s2s__out_cancel_all(struct s2s *s)
+{
+	struct s2s_attempt *a, *next;
+
+	for (a = s->attempts; a != NULL; a = next) {
+		next = a->next;
+		a->cancel_err = S2SD_ESHUTDOWN;
+		if (a->lk != NULL)
+			dns_lookup_cancel(a->lk);
+		else if (a->dc != NULL)
+			dns_connect_cancel(a->dc);
+	}
+}
+
+void
+s2s__out_policy_changed(struct s2s *s)
+{
+	struct s2s_attempt *a, *next;
+
+	for (a = s->attempts; a != NULL; a = next) {
+		next = a->next;
+		if (policy_allows(s->pol, a->remote, POLICY_OUT))
+			continue;
+		log_info(LOG_SUB_POLICY, a->connid, "reload stops route "
+		         "local=%s remote=%s", a->local, a->remote);
+		s2s_route_flush_bounce(a->route, S2SD_EPOLICY);
+		a->cancel_err = S2SD_EPOLICY;
+		if (a->link != NULL)
+			s2s_conn_close(a->link->conn, S2SD_EPOLICY,
+			               "federation is no longer allowed by policy");
+		else if (a->lk != NULL)
+			dns_lookup_cancel(a->lk);
+		else if (a->dc != NULL)
+			dns_connect_cancel(a->dc);
+	}
+}
