@@ -133,6 +133,30 @@ START_TEST(test_show)
 }
 END_TEST
 
+/* SAN values longer than the first read buffer are read whole. */
+START_TEST(test_show_long_san)
+{
+	char longname[600], *crt;
+	struct testcert *tc;
+	struct util_buf out = {0};
+
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	memcpy(longname + 500, ".example.org", 13);
+	tc = testcert_new(&(struct testcert_spec){.xmpp = {longname},
+	                                          .dns = {"after.example"}},
+	                  fx.root);
+	testcert_write(tc, fx.dir, "long", false, &crt, NULL);
+	ck_assert_int_eq(tls_cert_show(crt, &out), 0);
+	longname[200] = '\0';
+	assert_has(&out, longname);
+	assert_has(&out, "DNS:after.example");
+	util_buf_free(&out);
+	free(crt);
+	testcert_free(tc);
+}
+END_TEST
+
 START_TEST(test_check_ok)
 {
 	const char *crt[] = {fx.leaf_crt, fx.other_crt};
@@ -404,6 +428,7 @@ tls_cert_suite(void)
 	tcase_add_unchecked_fixture(tc, fx_setup, fx_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_show);
+	tcase_add_test(tc, test_show_long_san);
 	tcase_add_test(tc, test_check_ok);
 	tcase_add_test(tc, test_check_problems);
 	tcase_add_test(tc, test_check_validity);

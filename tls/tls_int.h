@@ -32,7 +32,7 @@ struct tls__cred {
 };
 
 /* tls_x509.c: certificates, keys and names. WHY gets a human reason. */
-int tls__crt_ids(gnutls_x509_crt_t crt, struct tls__ids *out);
+void tls__crt_ids(gnutls_x509_crt_t crt, struct tls__ids *out);
 void tls__ids_free(struct tls__ids *ids);
 void tls__dn(gnutls_x509_crt_t crt, bool issuer, char *buf, size_t len);
 void tls__time_str(time_t t, char *buf, size_t len);

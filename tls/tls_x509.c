@@ -49,10 +49,12 @@ tls_x509_sans(gnutls_x509_crt_t crt, struct tls__ids *ids)
 		rc = gnutls_x509_crt_get_subject_alt_name2(crt, seq, buf, &size,
 		                                           &type, &critical);
 		if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER) {
+			/* SIZE now says what it needs: grow and ask again. */
 			cap = size + 1;
 			buf = xrealloc(buf, cap);
-			seq--;
-			continue;
+			size = cap;
+			rc = gnutls_x509_crt_get_subject_alt_name2(
+			    crt, seq, buf, &size, &type, &critical);
 		}
 		if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
 			break;
@@ -84,14 +86,13 @@ tls_x509_cns(gnutls_x509_crt_t crt, struct tls__ids *ids)
 	}
 }
 
-int
+void
 tls__crt_ids(gnutls_x509_crt_t crt, struct tls__ids *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->has_san = tls_x509_has_san(crt);
 	tls_x509_sans(crt, out);
 	tls_x509_cns(crt, out);
-	return 0;
 }
 
 void
