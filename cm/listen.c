@@ -79,18 +79,26 @@ listen_bind_one(uv_loop_t *loop, struct listen_one *one, const char *addr,
 {
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss), port, rc;
-	char host[256];
+	char host[256], spec[300];
+	size_t len = strlen(addr);
+	bool any_port = len > 2 && strcmp(addr + len - 2, ":0") == 0;
 	unsigned flags = 0;
 
 	/* Initialised first: the caller closes every handle up to this one. */
 	uv_tcp_init(loop, &one->tcp);
 	one->tcp.data = one;
-	if (util_parse_hostport(addr, 5269, host, sizeof(host), &port) < 0 ||
+	/* "host:0" asks for any free port (tests); the parser refuses port 0
+	 * everywhere else, so strip it here. */
+	snprintf(spec, sizeof(spec), "%.*s", (int)(any_port ? len - 2 : len),
+	         addr);
+	if (util_parse_hostport(spec, 5269, host, sizeof(host), &port) < 0 ||
 	    (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) < 0 &&
 	     uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) < 0)) {
 		snprintf(why, whylen, "%s: not an IP address and port", addr);
 		return UV_EINVAL;
 	}
+	if (any_port)
+		((struct sockaddr_in *)&ss)->sin_port = 0;  /* same offset in v6 */
 	/* [::] and 0.0.0.0 side by side: the IPv6 socket takes IPv6 only. */
 	if (ss.ss_family == AF_INET6)
 		flags = UV_TCP_IPV6ONLY;

@@ -261,9 +261,9 @@ s2s_conn_st_check_cert(void *arg, const char *domain,
 	if (jid_domain_to_ascii(domain, ascii, sizeof(ascii), NULL, 0) < 0)
 		snprintf(ascii, sizeof(ascii), "%s", domain);
 	out->name = tls_session_verify_name(c->tls, ascii, why2, sizeof(why2));
-	snprintf(out->why, sizeof(out->why), "%s%s%s",
+	snprintf(out->why, sizeof(out->why), "%.120s; %.120s",
 	         out->chain != 0 ? why1 : "chain ok",
-	         "; ", out->name != 0 ? why2 : "name ok");
+	         out->name != 0 ? why2 : "name ok");
 }
 
 static void

@@ -1,0 +1,441 @@
+/* check_s2s_live.c - two S2S services (a.test and b.test) on one loop,
+ * federating over real TCP on 127.0.0.1 with real TLS (certificates from a
+ * CA made at test time) and SASL EXTERNAL. DNS answers come from the fake
+ * resolver (tests/fake/fake_dns.c) so candidates point at loopback ports;
+ * the real-DNS path is covered by the dns tests and the integration tests. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "cm/err.h"
+#include "cm/listen.h"
+#include "cm/log.h"
+#include "cm/util.h"
+#include "dns/dns.h"
+#include "policy/policy.h"
+#include "s2s/s2s.h"
+#include "s2s/s2s_sasl.h"
+#include "tests/fake/fake_dns.h"
+#include "tests/lib/testcert.h"
+#include "tests/lib/testutil.h"
+#include "tls/tls_ctx.h"
+#include "xmpp/stanza.h"
+
+#define MAX_GOT 10100
+
+struct side {
+	const char *domain;
+	struct s2s *s2s;
+	struct tls_ctx *tls;
+	struct policy *pol;
+	struct listen_set *ls;
+	int port;
+	struct stanza *got[MAX_GOT];
+	size_t ngot;
+};
+
+struct world {
+	uv_loop_t loop;
+	uv_timer_t guard;
+	struct dns_resolver *dns;
+	struct side a, b;
+	char *dir;
+	struct testcert *ca;
+	size_t want_a, want_b;  /* stop the loop when both are reached */
+	bool timed_out;
+};
+
+static struct world W;
+
+static bool
+side_is_local(void *arg, const char *domain)
+{
+	return strcmp(((struct side *)arg)->domain, domain) == 0;
+}
+
+static void
+side_deliver(void *arg, struct stanza *st)
+{
+	struct side *sd = arg;
+
+	if (sd->ngot < MAX_GOT)
+		sd->got[sd->ngot++] = st;
+	else
+		stanza_free(st);
+	if (W.a.ngot >= W.want_a && W.b.ngot >= W.want_b)
+		uv_stop(&W.loop);
+}
+
+static void
+on_accept(void *arg, uv_tcp_t *client, const char *peer)
+{
+	struct side *sd = arg;
+
+	s2s_accept(sd->s2s, client, peer, false);
+}
+
+static struct tls_ctx *
+make_tls(const char *domain, bool trusted_cert)
+{
+	struct testcert_spec spec = {.cn = domain, .eku = TESTCERT_EKU_BOTH};
+	struct testcert *leaf;
+	struct tls_ctx_config tc = {0};
+	struct tls_ctx *ctx;
+	char *crt, *key, why[256];
+
+	spec.dns[0] = domain;
+	spec.xmpp[0] = domain;
+	leaf = testcert_new(&spec, trusted_cert ? W.ca : NULL);
+	testcert_write(leaf, W.dir, domain, true, &crt, &key);
+	tc.cert_files = (const char *const *)&crt;
+	tc.ncerts = 1;
+	tc.key_files = (const char *const *)&key;
+	tc.nkeys = 1;
+	tc.trust_dir = W.dir;   /* holds ca.crt (and our own leaves) */
+	ck_assert_msg(tls_ctx_new(&tc, &ctx, why, sizeof(why)) == 0, "%s", why);
+	testcert_free(leaf);
+	free(crt);
+	free(key);
+	return ctx;
+}
+
+static void
+side_start(struct side *sd, const char *domain, enum s2s_security sec,
+           bool trusted_cert, const char *policy_text)
+{
+	struct s2s_settings set = {
+	    .security = sec, .require_valid_certs = true, .sasl_in = true,
+	    .sasl_out = true, .have_cert = true, .connect_timeout_ms = 2000,
+	    .step_timeout_ms = 1500, .idle_ms = 60000, .max_conns = 100,
+	    .max_conns_per_addr = 100, .queue_max_stanzas = 20000,
+	    .queue_max_bytes = 64 << 20, .backoff_min_ms = 2000,
+	    .backoff_max_ms = 60000};
+	struct s2s_cbs cbs = {side_is_local, side_deliver};
+	struct util_buf errors = {0};
+	const char *addrs[] = {"127.0.0.1:0", NULL};
+	char why[256];
+
+	sd->domain = domain;
+	sd->tls = make_tls(domain, trusted_cert);
+	ck_assert_int_eq(policy_parse("policy", policy_text, &sd->pol,
+	                              &errors), 0);
+	ck_assert_int_eq(s2s_new(&W.loop, &set, sd->tls, W.dns, sd->pol, &cbs,
+	                         sd, &sd->s2s), 0);
+	ck_assert_int_eq(listen_open(&W.loop, domain, addrs, on_accept, sd,
+	                             &sd->ls, why, sizeof(why)), 0);
+	sd->port = atoi(strrchr(listen_addr(sd->ls, 0), ':') + 1);
+}
+
+static void
+on_guard(uv_timer_t *t)
+{
+	(void)t;
+	W.timed_out = true;
+	uv_stop(&W.loop);
+}
+
+static void
+world_start(void)
+{
+	struct testcert_spec ca = {.cn = "Test CA", .ca = true};
+	struct dns_resolver_opts dopts = {0};
+	char why[256];
+
+	memset(&W, 0, sizeof(W));
+	uv_loop_init(&W.loop);
+	uv_timer_init(&W.loop, &W.guard);
+	W.dir = testcert_tmpdir();
+	W.ca = testcert_new(&ca, NULL);
+	testcert_write(W.ca, W.dir, "ca", false, NULL, NULL);
+	ck_assert_int_eq(dns_resolver_new(&W.loop, &dopts, &W.dns, why,
+	                                  sizeof(why)), 0);
+}
+
+/* Run until A got WANT_A and B got WANT_B stanzas, or SECS passed. */
+static void
+world_run(size_t want_a, size_t want_b, unsigned secs)
+{
+	W.want_a = want_a;
+	W.want_b = want_b;
+	W.timed_out = false;
+	if (W.a.ngot >= want_a && W.b.ngot >= want_b)
+		return;
+	uv_timer_start(&W.guard, on_guard, secs * 1000ULL, 0);
+	uv_run(&W.loop, UV_RUN_DEFAULT);
+	uv_timer_stop(&W.guard);
+}
+
+static void
+side_stop(struct side *sd)
+{
+	size_t i;
+
+	if (sd->s2s != NULL)
+		s2s_close(sd->s2s, NULL, NULL);
+	listen_close(sd->ls);
+	tls_ctx_unref(sd->tls);
+	policy_unref(sd->pol);
+	for (i = 0; i < sd->ngot; i++)
+		stanza_free(sd->got[i]);
+}
+
+static void
+world_stop(void)
+{
+	/* Bounces made while closing go to the deliver callbacks: let them
+	 * arrive, then everything must be closed (libuv's "valgrind happy"). */
+	W.want_a = W.want_b = SIZE_MAX;
+	side_stop(&W.a);
+	side_stop(&W.b);
+	dns_resolver_close(W.dns, NULL, NULL);
+	uv_close((uv_handle_t *)&W.guard, NULL);
+	/* A uv_stop() from a synchronous bounce may still be pending: run
+	 * until nothing is left. */
+	while (uv_run(&W.loop, UV_RUN_DEFAULT) != 0)
+		;
+	ck_assert_int_eq(uv_loop_close(&W.loop), 0);
+	testcert_free(W.ca);
+	testcert_rmdir(W.dir);
+	fake_dns_verify();
+}
+
+static void
+send_msg(struct side *from, const char *to, int n)
+{
+	struct stanza *m = stanza_new("jabber:server", "message");
+	char id[32], f[64];
+
+	snprintf(id, sizeof(id), "m%d", n);
+	snprintf(f, sizeof(f), "alice@%s/r", from->domain);
+	stanza_set_attr(m, "from", f);
+	stanza_set_attr(m, "to", to);
+	stanza_set_attr(m, "id", id);
+	stanza_add_text(stanza_add_child(m, NULL, "body"), "hello");
+	s2s_send(from->s2s, m);
+}
+
+/* The error condition of a bounce received by SD, or "" if none. */
+static const char *
+bounce_condition(const struct side *sd, size_t i)
+{
+	const struct stanza *e = stanza_child(sd->got[i], "jabber:server",
+	                                      "error");
+	const struct stanza *c = e != NULL ? stanza_first_child(e) : NULL;
+
+	return c != NULL ? stanza_name(c) : "";
+}
+
+static void
+expect_b_at(int port_first, int port_second)
+{
+	char spec[128];
+
+	if (port_second > 0)
+		snprintf(spec, sizeof(spec), "b.test:%d=127.0.0.1 "
+		         "b.test:%d=127.0.0.1", port_first, port_second);
+	else
+		snprintf(spec, sizeof(spec), "b.test:%d=127.0.0.1", port_first);
+	fake_dns_expect_text("b.test", spec);
+}
+
+START_TEST(test_sasl_external_required)
+{
+	struct util_buf d = {0};
+
+	world_start();
+	side_start(&W.a, "a.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	side_start(&W.b, "b.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	expect_b_at(W.b.port, 0);
+	send_msg(&W.a, "bob@b.test", 1);
+	send_msg(&W.a, "bob@b.test", 2);
+	world_run(0, 2, 10);
+	ck_assert_msg(!W.timed_out, "not delivered");
+	ck_assert_uint_eq(W.a.ngot, 0);
+	ck_assert_str_eq(stanza_attr(W.b.got[0], "id"), "m1");
+	ck_assert_str_eq(stanza_attr(W.b.got[1], "id"), "m2");
+	s2s_describe(W.b.s2s, &d);
+	ck_assert_msg(strstr(d.data, " in local=b.test remote=a.test") &&
+	                  strstr(d.data, "auth=external tls=TLS1.3"),
+	              "%s", d.data);
+	util_buf_reset(&d);
+	s2s_describe(W.a.s2s, &d);
+	ck_assert_msg(strstr(d.data, " out local=a.test remote=b.test") &&
+	                  strstr(d.data, "auth=external tls=TLS1.3 state=ready"),
+	              "%s", d.data);
+	util_buf_free(&d);
+	world_stop();
+}
+END_TEST
+
+START_TEST(test_untrusted_certificate_bounces)
+{
+	world_start();
+	side_start(&W.a, "a.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	side_start(&W.b, "b.test", S2S_SEC_REQUIRED, false, "default allow\n");
+	expect_b_at(W.b.port, 0);
+	send_msg(&W.a, "bob@b.test", 1);
+	world_run(1, 0, 10);
+	ck_assert_msg(!W.timed_out, "no bounce");
+	ck_assert_uint_eq(W.b.ngot, 0);
+	ck_assert_str_eq(stanza_attr(W.a.got[0], "type"), "error");
+	ck_assert_str_eq(stanza_attr(W.a.got[0], "to"), "alice@a.test/r");
+	ck_assert_str_eq(bounce_condition(&W.a, 0), "remote-server-not-found");
+	world_stop();
+}
+END_TEST
+
+/* A port with nothing listening: bind, read the port, close. */
+static int
+dead_port(void)
+{
+	uv_tcp_t t;
+	struct sockaddr_in sa;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss), port;
+
+	uv_tcp_init(&W.loop, &t);
+	uv_ip4_addr("127.0.0.1", 0, &sa);
+	uv_tcp_bind(&t, (struct sockaddr *)&sa, 0);
+	uv_tcp_getsockname(&t, (struct sockaddr *)&ss, &len);
+	port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&W.loop, UV_RUN_NOWAIT);
+	return port;
+}
+
+START_TEST(test_second_srv_target)
+{
+	world_start();
+	side_start(&W.a, "a.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	side_start(&W.b, "b.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	expect_b_at(dead_port(), W.b.port);
+	send_msg(&W.a, "bob@b.test", 1);
+	world_run(0, 1, 10);
+	ck_assert_msg(!W.timed_out && W.b.ngot == 1, "not delivered via the "
+	              "second target");
+	world_stop();
+}
+END_TEST
+
+START_TEST(test_nxdomain_bounces)
+{
+	world_start();
+	side_start(&W.a, "a.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	fake_dns_expect("nx.test", S2SD_EDNS_NXDOMAIN, NULL);
+	send_msg(&W.a, "bob@nx.test", 1);
+	world_run(1, 0, 5);
+	ck_assert_str_eq(bounce_condition(&W.a, 0), "remote-server-not-found");
+	world_stop();
+}
+END_TEST
+
+static void
+on_silent_accept(void *arg, uv_tcp_t *client, const char *peer)
+{
+	(void)peer;
+	/* Accept and say nothing: a peer that never opens a stream. */
+	*(uv_tcp_t **)arg = client;
+}
+
+START_TEST(test_silent_peer_times_out)
+{
+	struct listen_set *ls;
+	const char *addrs[] = {"127.0.0.1:0", NULL};
+	uv_tcp_t *held = NULL;
+	char why[128];
+	int port;
+
+	world_start();
+	side_start(&W.a, "a.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	ck_assert_int_eq(listen_open(&W.loop, "silent", addrs, on_silent_accept,
+	                             &held, &ls, why, sizeof(why)), 0);
+	port = atoi(strrchr(listen_addr(ls, 0), ':') + 1);
+	expect_b_at(port, 0);
+	send_msg(&W.a, "bob@b.test", 1);
+	world_run(1, 0, 10);
+	ck_assert_msg(!W.timed_out, "no bounce");
+	ck_assert_str_eq(bounce_condition(&W.a, 0), "remote-server-timeout");
+	if (held != NULL)
+		uv_close((uv_handle_t *)held, (uv_close_cb)free);
+	listen_close(ls);
+	world_stop();
+}
+END_TEST
+
+START_TEST(test_policy_out_denied_without_lookup)
+{
+	world_start();
+	side_start(&W.a, "a.test", S2S_SEC_REQUIRED, true,
+	           "default allow\ndeny b.test out\n");
+	send_msg(&W.a, "bob@b.test", 1);   /* the fake is strict: no lookup */
+	world_run(1, 0, 5);
+	ck_assert_str_eq(bounce_condition(&W.a, 0), "not-allowed");
+	world_stop();
+}
+END_TEST
+
+#define ORDER_N 10000
+
+START_TEST(test_ten_thousand_in_order)
+{
+	char id[32];
+	int i;
+
+	world_start();
+	side_start(&W.a, "a.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	side_start(&W.b, "b.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	expect_b_at(W.b.port, 0);
+	for (i = 0; i < ORDER_N; i++)
+		send_msg(&W.a, "bob@b.test", i);
+	world_run(0, ORDER_N, 60);
+	ck_assert_uint_eq(W.b.ngot, ORDER_N);
+	ck_assert_uint_eq(W.a.ngot, 0);
+	for (i = 0; i < ORDER_N; i++) {
+		snprintf(id, sizeof(id), "m%d", i);
+		ck_assert_str_eq(stanza_attr(W.b.got[i], "id"), id);
+	}
+	world_stop();
+}
+END_TEST
+
+static void
+setup(void)
+{
+	char why[256];
+
+	log_set_level(-1, LOG_LEVEL_WARN);
+	ck_assert_int_eq(s2s_sasl_init(why, sizeof(why)), 0);
+}
+
+static void
+teardown(void)
+{
+	s2s_sasl_done();
+}
+
+static Suite *
+live_suite(void)
+{
+	Suite *s = suite_create("s2s_live");
+	TCase *tc = tcase_create("live");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_sasl_external_required);
+	tcase_add_test(tc, test_untrusted_certificate_bounces);
+	tcase_add_test(tc, test_second_srv_target);
+	tcase_add_test(tc, test_nxdomain_bounces);
+	tcase_add_test(tc, test_silent_peer_times_out);
+	tcase_add_test(tc, test_policy_out_denied_without_lookup);
+	tcase_add_test(tc, test_ten_thousand_in_order);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return testutil_run(live_suite());
+}

@@ -1,0 +1,1 @@
+EXTRA_check_s2s_live = tests/fake/fake_dns.c
