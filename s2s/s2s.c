@@ -166,20 +166,23 @@ s2s_cb_db_key(void *arg, const char *receiving, const char *originating,
 	dialback_key(l->s->db, receiving, originating, id, key);
 }
 
-/* The receiving role of dialback needs a verification stream to the
- * originating domain's authoritative server; until that exists (issue 6)
- * the request is answered with an error, and the peer can fall back. */
 static void
 s2s_cb_db_verify(void *arg, struct s2s_conn *c, const char *local,
                  const char *remote, const char *id, const char *key)
 {
-	(void)arg;
-	(void)id;
-	(void)key;
-	log_info(LOG_SUB_S2S, s2s_conn_id(c), "in dialback-unsupported "
-	         "local=%s remote=%s", local, remote);
-	s2s_conn_dialback_verified(c, local, remote, false,
-	                           S2SD_EPROTO);
+	struct s2s_link *l = arg;
+
+	s2s__verify_request(l->s, c, local, remote, id, key);
+}
+
+static void
+s2s_cb_verify_result(void *arg, struct s2s_conn *c, const char *local,
+                     const char *remote, const char *id, bool valid, int err)
+{
+	struct s2s_link *l = arg;
+
+	(void)c;
+	s2s__verify_result(l->s, local, remote, id, valid, err);
 }
 
 static void
@@ -190,7 +193,9 @@ s2s_cb_closed(void *arg, struct s2s_conn *c, int err, const char *why)
 
 	(void)c;
 	(void)why;
-	if (l->role == S2S_ROLE_OUT)
+	if (l->vchan != NULL)
+		s2s__verify_chan_closed(l);
+	else if (l->role == S2S_ROLE_OUT)
 		s2s__out_closed(l, err);
 	s2s_link_free(l);
 	s2s__maybe_done(s);
@@ -199,7 +204,7 @@ s2s_cb_closed(void *arg, struct s2s_conn *c, int err, const char *why)
 const struct s2s_conn_cbs s2s__conn_cbs = {
     s2s_cb_is_local, s2s_cb_allowed_in, s2s_cb_authenticated,
     s2s_cb_stanza,   s2s_cb_db_key,     s2s_cb_db_verify,
-    s2s_cb_closed,
+    s2s_cb_verify_result, s2s_cb_closed,
 };
 
 /* ---- the service ---- */
@@ -261,6 +266,7 @@ s2s_new(uv_loop_t *loop, const struct s2s_settings *set, struct tls_ctx *tls,
 	s->routes = s2s_routes_new(&ro, &s2s__route_cbs, s);
 	uv_timer_init(loop, &s->route_timer);
 	s->route_timer.data = s;
+	s2s__verify_init(s);
 	*out = s;
 	return 0;
 }
@@ -404,12 +410,14 @@ s2s__maybe_done(struct s2s *s)
 	struct s2s_routes *routes;
 
 	if (!s->closing || s->links != NULL || s->attempts != NULL ||
-	    s->routes == NULL)
+	    s->vchans != NULL || s->routes == NULL)
 		return;
 	routes = s->routes;
 	s->routes = NULL;
 	s2s_routes_free(routes, S2SD_ESHUTDOWN);
-	uv_close((uv_handle_t *)&s->route_timer, s2s_on_timer_closed);
+	/* Close callbacks run in uv_close() order: free after the last. */
+	uv_close((uv_handle_t *)&s->route_timer, NULL);
+	uv_close((uv_handle_t *)&s->verify_timer, s2s_on_timer_closed);
 }
 
 void
@@ -421,6 +429,7 @@ s2s_close(struct s2s *s, void (*cb)(void *arg), void *arg)
 	s->close_cb = cb;
 	s->close_arg = arg;
 	s2s__out_cancel_all(s);
+	s2s__verify_close(s);
 	for (l = s->links; l != NULL; l = next) {
 		next = l->next;
 		s2s_conn_close(l->conn, 0, NULL);

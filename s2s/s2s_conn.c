@@ -303,6 +303,15 @@ s2s_conn_st_db_verify(void *arg, const char *local, const char *remote,
 }
 
 static void
+s2s_conn_st_verify_result(void *arg, const char *local, const char *remote,
+                          const char *id, bool valid, int err)
+{
+	struct s2s_conn *c = arg;
+
+	c->cbs.verify_result(c->arg, c, local, remote, id, valid, err);
+}
+
+static void
 s2s_conn_st_closed(void *arg, int err, const char *why)
 {
 	struct s2s_conn *c = arg;
@@ -327,7 +336,8 @@ static const struct s2s_stream_cbs s2s_conn_stream_cbs = {
     s2s_conn_st_is_local,      s2s_conn_st_allowed_in,
     s2s_conn_st_check_cert,    s2s_conn_st_authenticated,
     s2s_conn_st_stanza,        s2s_conn_st_db_key,
-    s2s_conn_st_db_verify,     s2s_conn_st_closed,
+    s2s_conn_st_db_verify,     s2s_conn_st_verify_result,
+    s2s_conn_st_closed,
 };
 
 /* ---- socket ---- */
@@ -525,6 +535,20 @@ s2s_conn_send(struct s2s_conn *c, const struct stanza *st)
 		return -ENOTCONN;
 	if ((rc = s2s_stream_send_stanza(c->st, st)) == 0)
 		c->stanzas_out++;
+	return rc;
+}
+
+int
+s2s_conn_send_verify(struct s2s_conn *c, const char *local,
+                     const char *remote, const char *id, const char *key)
+{
+	int rc;
+
+	if (c->closed_reported)
+		return -ENOTCONN;
+	rc = s2s_stream_send_verify(c->st, local, remote, id, key);
+	if (!c->transport_closing)
+		s2s_conn_arm(c);
 	return rc;
 }
 

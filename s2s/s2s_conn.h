@@ -50,6 +50,10 @@ struct s2s_conn_cbs {
 	void (*dialback_verify)(void *arg, struct s2s_conn *c,
 	                        const char *local, const char *remote,
 	                        const char *id, const char *key);
+	/* OUT: the answer to a <db:verify/> sent with s2s_conn_send_verify. */
+	void (*verify_result)(void *arg, struct s2s_conn *c, const char *local,
+	                      const char *remote, const char *id, bool valid,
+	                      int err);
 	/* The stream is over (ERR 0: clean close). Once. */
 	void (*closed)(void *arg, struct s2s_conn *c, int err,
 	               const char *why);
@@ -64,6 +68,9 @@ struct s2s_conn *s2s_conn_new(uv_loop_t *loop, uv_tcp_t *tcp,
 void s2s_conn_close(struct s2s_conn *c, int err, const char *text);
 /* OUT: write ST (borrowed). 0, or -ENOTCONN (not ready for its pair). */
 int s2s_conn_send(struct s2s_conn *c, const struct stanza *st);
+/* OUT: ask the peer to verify a dialback key (s2s_stream_send_verify). */
+int s2s_conn_send_verify(struct s2s_conn *c, const char *local,
+                         const char *remote, const char *id, const char *key);
 void s2s_conn_dialback_verified(struct s2s_conn *c, const char *local,
                                 const char *remote, bool valid, int err);
 

@@ -10,6 +10,8 @@
 struct dialback_secret;
 struct htab;
 struct s2s_attempt;
+struct s2s_vchan;
+struct s2s_vreq;
 
 /* One live connection of the service. */
 struct s2s_link {
@@ -18,6 +20,7 @@ struct s2s_link {
 	enum s2s_role role;
 	char *addr;                     /* IN: peer address, for limits */
 	struct s2s_attempt *attempt;    /* OUT: what it was opened for */
+	struct s2s_vchan *vchan;        /* OUT: a dialback verification stream */
 	struct s2s_link *next, **prevp;
 };
 
@@ -36,6 +39,9 @@ struct s2s {
 	size_t nlinks;
 	struct s2s_attempt *attempts;   /* outbound attempts under way */
 	struct htab *per_addr;          /* IN peer address -> count */
+	struct s2s_vchan *vchans;       /* verification streams being set up */
+	struct s2s_vreq *vreqs;         /* dialback verifications under way */
+	uv_timer_t verify_timer;
 	bool closing;
 	void (*close_cb)(void *arg);
 	void *close_arg;
@@ -54,6 +60,19 @@ void s2s__maybe_done(struct s2s *s);
 /* Answer ST (taken) with an error for ERR towards its local sender. */
 void s2s__bounce(struct s2s *s, struct stanza *st, const char *type,
                  const char *cond, const char *text);
+
+/* s2s_verify.c: the receiving role of dialback. */
+void s2s__verify_init(struct s2s *s);
+/* IN conn C asks: is KEY valid for (LOCAL receiving, REMOTE originating,
+ * ID)? The answer goes to s2s_conn_dialback_verified() on C (if alive). */
+void s2s__verify_request(struct s2s *s, struct s2s_conn *c, const char *local,
+                         const char *remote, const char *id, const char *key);
+void s2s__verify_result(struct s2s *s, const char *local, const char *remote,
+                        const char *id, bool valid, int err);
+void s2s__verify_chan_closed(struct s2s_link *l);
+void s2s__verify_close(struct s2s *s);
+/* The link whose connection has this id, or NULL. */
+struct s2s_link *s2s__link_by_id(struct s2s *s, uint64_t connid);
 
 /* s2s_out.c */
 extern const struct s2s_route_cbs s2s__route_cbs;

@@ -145,6 +145,8 @@ s2s_stream__report_closed(struct s2s_stream *st, int err, const char *why)
 	st->closed_reported = true;
 	xmlstream_stop(st->xml);
 	s2s_stream__enter(st, S2S_ST_CLOSED);
+	if (st->opts.role == S2S_ROLE_OUT)
+		s2s_stream__out_fail_verifies(st, err < 0 ? err : S2SD_ESTREAM);
 	st->cbs.closed(st->arg, err, why != NULL ? why : err_str(err));
 }
 
@@ -406,6 +408,15 @@ s2s_stream_free(struct s2s_stream *st)
 	for (i = 0; i < st->npairs; i++) {
 		free(st->pairs[i].local);
 		free(st->pairs[i].remote);
+	}
+	while (st->verifies != NULL) {
+		struct s2s_verify_req *r = st->verifies;
+		st->verifies = r->next;
+		free(r->local);
+		free(r->remote);
+		free(r->id);
+		free(r->key);
+		free(r);
 	}
 	xmlstream_free(st->xml);
 	free(st->local);

@@ -42,6 +42,8 @@ struct s2s_stream_opts {
 	bool dialback;          /* dialback may be used (a secret is set) */
 	bool tls_available;     /* IN: we have a certificate to offer TLS */
 	bool direct_tls;        /* TLS was up before the first byte (XEP-0368) */
+	bool verify_only;       /* OUT: a dialback verification stream: no
+	                         * authentication, only <db:verify/> */
 	const char *local;      /* OUT: our domain (prepared); IN: NULL */
 	const char *remote;     /* OUT: the peer's domain (prepared); IN: NULL */
 	struct xmlstream_opts xml;
@@ -87,6 +89,10 @@ struct s2s_stream_cbs {
 	void (*dialback_verify)(void *arg, const char *local,
 	                        const char *remote, const char *id,
 	                        const char *key);
+	/* OUT: the authoritative server answered a <db:verify/> we sent:
+	 * VALID, or ERR < 0 (its error, or the stream failed first). */
+	void (*verify_result)(void *arg, const char *local, const char *remote,
+	                      const char *id, bool valid, int err);
 	/* The stream is over: ERR 0 for a clean close, else the reason (WHY
 	 * says it for logs). Once. The owner closes the connection once the
 	 * bytes already sent are written. */
@@ -117,6 +123,13 @@ void s2s_stream_dialback_verified(struct s2s_stream *st, const char *local,
 /* OUT: send ST (borrowed) from LOCAL; verbatim when namespace-safe. 0, or
  * -ENOTCONN when the pair is not authenticated or the stream not ready. */
 int s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s);
+/* OUT: ask the peer, as the authoritative server of REMOTE, whether KEY is
+ * the key for (LOCAL receiving, REMOTE originating, ID). Sent once the
+ * stream can carry it (queued until then); the answer comes through the
+ * verify_result callback. Returns 0, or -ENOTCONN when closed. */
+int s2s_stream_send_verify(struct s2s_stream *st, const char *local,
+                           const char *remote, const char *id,
+                           const char *key);
 /* Whitespace keepalive (only when ready). */
 void s2s_stream_keepalive(struct s2s_stream *st);
 /* Close: ERR 0 sends </stream:stream>; otherwise a stream error with the

@@ -75,7 +75,7 @@ s2s_in_features(struct s2s_stream *st)
 static bool
 s2s_in_check_header(struct s2s_stream *st, const struct stanza *hdr)
 {
-	char to[S2S_DOMAIN_MAX], from[S2S_DOMAIN_MAX], why[256];
+	char to[S2S_DOMAIN_MAX], from[S2S_DOMAIN_MAX];
 
 	if (!s2s_stream__attr_domain(hdr, "to", to, sizeof(to)) ||
 	    !st->cbs.is_local(st->arg, to)) {
@@ -96,10 +96,9 @@ s2s_in_check_header(struct s2s_stream *st, const struct stanza *hdr)
 		                 "'from' differs from the authenticated domain");
 		return false;
 	}
-	if (!st->cbs.allowed_in(st->arg, from, why, sizeof(why))) {
-		s2s_stream__fail(st, S2SD_EPOLICY, "policy-violation", why);
-		return false;
-	}
+	/* The policy is not applied here: a denied domain may still need to
+	 * verify a dialback key with us (verification traffic is always
+	 * allowed). SASL, dialback requests and stanzas are refused. */
 	s2s_stream__setstr(&st->remote, from);
 	return true;
 }
@@ -187,6 +186,10 @@ s2s_in_auth(struct s2s_stream *st, const struct stanza *el)
 	if (!st->sasl_offered || mech == NULL || strcmp(mech, "EXTERNAL") != 0) {
 		s2s_in_sasl_failure(st, "invalid-mechanism", "only EXTERNAL, "
 		                    "and only when offered");
+		return;
+	}
+	if (!st->cbs.allowed_in(st->arg, st->remote, why, sizeof(why))) {
+		s2s_in_sasl_failure(st, "not-authorized", why);
 		return;
 	}
 	verified = s2s_in_cert_ok(st, st->remote, certwhy, sizeof(certwhy))

@@ -41,6 +41,13 @@ struct s2s_pair {
 	enum s2s_pair_state state;
 };
 
+/* A <db:verify/> request waiting for the stream, or for its answer. */
+struct s2s_verify_req {
+	char *local, *remote, *id, *key;
+	bool sent;
+	struct s2s_verify_req *next;
+};
+
 struct s2s_stream {
 	struct s2s_stream_opts opts;
 	struct s2s_stream_cbs cbs;
@@ -67,6 +74,7 @@ struct s2s_stream {
 	enum s2s_auth auth;     /* how the first pair was authenticated */
 	struct s2s_pair pairs[S2S_MAX_PAIRS];
 	size_t npairs;
+	struct s2s_verify_req *verifies;
 };
 
 /* Core (s2s_stream.c). */
@@ -111,5 +119,9 @@ void s2s_stream__out_start(struct s2s_stream *st);
 void s2s_stream__out_header(struct s2s_stream *st, const struct stanza *hdr);
 void s2s_stream__out_element(struct s2s_stream *st, struct stanza *el);
 void s2s_stream__out_tls_done(struct s2s_stream *st);
+/* Send every queued <db:verify/> once the stream can carry them. */
+void s2s_stream__out_flush_verifies(struct s2s_stream *st);
+/* Answer every open verification with ERR (the stream is ending). */
+void s2s_stream__out_fail_verifies(struct s2s_stream *st, int err);
 
 #endif

@@ -2,6 +2,7 @@
  * choice among the peer's features (STARTTLS, SASL EXTERNAL, dialback) by
  * security mode, the certificate check after TLS, and the originating side
  * of dialback. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,11 @@ s2s_stream__out_header(struct s2s_stream *st, const struct stanza *hdr)
 	                        S2S_NS_DIALBACK) == 0;
 	if (st->peer_v1) {
 		s2s_stream__enter(st, S2S_ST_WAIT_FEATURES);
+		return;
+	}
+	if (st->opts.verify_only && st->opts.security != S2S_SEC_REQUIRED) {
+		s2s_stream__enter(st, S2S_ST_READY);
+		s2s_stream__out_flush_verifies(st);
 		return;
 	}
 	/* A pre-1.0 peer has no features: dialback is all it knows. */
@@ -112,6 +118,11 @@ s2s_out_features(struct s2s_stream *st, const struct stanza *f)
 	           stanza_child(tls, S2S_NS_TLS, "required") != NULL) {
 		s2s_stream__fail(st, S2SD_ETLS, "policy-violation",
 		                 "the peer requires TLS and security is none");
+	} else if (st->opts.verify_only) {
+		/* A verification stream authenticates nothing (XEP-0220 2.1.2):
+		 * it only carries <db:verify/> once TLS is settled. */
+		s2s_stream__enter(st, S2S_ST_READY);
+		s2s_stream__out_flush_verifies(st);
 	} else if (st->sasl_done) {
 		s2s_stream__pair_valid(
 		    st, s2s_stream__pair_add(st, st->local, st->remote,
@@ -194,10 +205,120 @@ s2s_out_db_result(struct s2s_stream *st, const struct stanza *el)
 	                          "peer");
 }
 
+static struct s2s_verify_req **
+s2s_out_find_verify(struct s2s_stream *st, const char *local,
+                    const char *remote, const char *id)
+{
+	struct s2s_verify_req **pp;
+
+	for (pp = &st->verifies; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->sent && strcmp((*pp)->local, local) == 0 &&
+		    strcmp((*pp)->remote, remote) == 0 &&
+		    strcmp((*pp)->id, id) == 0)
+			return pp;
+	return NULL;
+}
+
+static void
+s2s_out_verify_free(struct s2s_verify_req *r)
+{
+	free(r->local);
+	free(r->remote);
+	free(r->id);
+	free(r->key);
+	free(r);
+}
+
+/* <db:verify from=REMOTE to=LOCAL id=ID type=.../>: the answer to one of
+ * our requests; anything unasked for is a protocol error. */
+static void
+s2s_out_db_verify(struct s2s_stream *st, const struct stanza *el)
+{
+	char local[S2S_DOMAIN_MAX], remote[S2S_DOMAIN_MAX];
+	const char *type = stanza_attr(el, "type"), *id = stanza_attr(el, "id");
+	struct s2s_verify_req **pp = NULL, *r;
+
+	if (type != NULL && id != NULL &&
+	    s2s_stream__attr_domain(el, "to", local, sizeof(local)) &&
+	    s2s_stream__attr_domain(el, "from", remote, sizeof(remote)))
+		pp = s2s_out_find_verify(st, local, remote, id);
+	if (pp == NULL) {
+		s2s_stream__fail(st, S2SD_EPROTO, "invalid-xml",
+		                 "db:verify answer without a request");
+		return;
+	}
+	r = *pp;
+	*pp = r->next;
+	log_debug(LOG_SUB_S2S, st->opts.connid, "out dialback-verify-answer "
+	          "local=%s remote=%s type=%s", local, remote, type);
+	st->cbs.verify_result(st->arg, local, remote, id,
+	                      strcmp(type, "valid") == 0,
+	                      strcmp(type, "error") == 0 ? S2SD_EAUTH : 0);
+	s2s_out_verify_free(r);
+}
+
+void
+s2s_stream__out_flush_verifies(struct s2s_stream *st)
+{
+	struct s2s_verify_req *r;
+	struct stanza *v;
+
+	if (st->state != S2S_ST_READY)
+		return;
+	for (r = st->verifies; r != NULL && !st->closed_reported; r = r->next) {
+		if (r->sent)
+			continue;
+		r->sent = true;
+		v = stanza_new(S2S_NS_DIALBACK, "verify");
+		stanza_set_attr(v, "from", r->local);
+		stanza_set_attr(v, "to", r->remote);
+		stanza_set_attr(v, "id", r->id);
+		stanza_add_text(v, r->key);
+		s2s_stream__send_elem(st, v);
+		stanza_free(v);
+	}
+}
+
+void
+s2s_stream__out_fail_verifies(struct s2s_stream *st, int err)
+{
+	struct s2s_verify_req *r;
+
+	while ((r = st->verifies) != NULL) {
+		st->verifies = r->next;
+		st->cbs.verify_result(st->arg, r->local, r->remote, r->id,
+		                      false, err);
+		s2s_out_verify_free(r);
+	}
+}
+
+int
+s2s_stream_send_verify(struct s2s_stream *st, const char *local,
+                       const char *remote, const char *id, const char *key)
+{
+	struct s2s_verify_req *r, **pp;
+
+	if (st->closed_reported || st->state == S2S_ST_CLOSING)
+		return -ENOTCONN;
+	r = xcalloc(1, sizeof(*r));
+	r->local = xstrdup(local);
+	r->remote = xstrdup(remote);
+	r->id = xstrdup(id);
+	r->key = xstrdup(key);
+	for (pp = &st->verifies; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = r;
+	s2s_stream__out_flush_verifies(st);
+	return 0;
+}
+
 void
 s2s_stream__out_element(struct s2s_stream *st, struct stanza *el)
 {
-	if (st->state == S2S_ST_WAIT_FEATURES &&
+	if (s2s_stream__is(el, S2S_NS_DIALBACK, "verify") &&
+	    st->state != S2S_ST_WAIT_HEADER)
+		s2s_out_db_verify(st, el);
+	else if (st->state == S2S_ST_WAIT_FEATURES &&
 	    s2s_stream__is(el, XMLSTREAM_NS_STREAMS, "features"))
 		s2s_out_features(st, el);
 	else if (st->state == S2S_ST_WAIT_PROCEED &&

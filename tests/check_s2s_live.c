@@ -41,7 +41,8 @@ struct world {
 	uv_timer_t guard;
 	struct dns_resolver *dns;
 	struct side a, b;
-	char *dir;
+	char *dir;              /* the trust store: the CA */
+	char *keydir;           /* our certificates and keys */
 	struct testcert *ca;
 	size_t want_a, want_b;  /* stop the loop when both are reached */
 	bool timed_out;
@@ -88,12 +89,13 @@ make_tls(const char *domain, bool trusted_cert)
 	spec.dns[0] = domain;
 	spec.xmpp[0] = domain;
 	leaf = testcert_new(&spec, trusted_cert ? W.ca : NULL);
-	testcert_write(leaf, W.dir, domain, true, &crt, &key);
+	testcert_write(leaf, W.keydir, domain, true, &crt, &key);
 	tc.cert_files = (const char *const *)&crt;
 	tc.ncerts = 1;
 	tc.key_files = (const char *const *)&key;
 	tc.nkeys = 1;
-	tc.trust_dir = W.dir;   /* holds ca.crt (and our own leaves) */
+	tc.trust_dir = W.dir;   /* holds ca.crt only: self-signed leaves are
+	                         * not pinned */
 	ck_assert_msg(tls_ctx_new(&tc, &ctx, why, sizeof(why)) == 0, "%s", why);
 	testcert_free(leaf);
 	free(crt);
@@ -101,12 +103,20 @@ make_tls(const char *domain, bool trusted_cert)
 	return ctx;
 }
 
+/* Settings for the next side_start() beyond the arguments. */
+static struct {
+	bool any_cert;          /* require_valid_certs off */
+	const char *secret;     /* dialback secret (NULL: none) */
+} next;
+
 static void
 side_start(struct side *sd, const char *domain, enum s2s_security sec,
            bool trusted_cert, const char *policy_text)
 {
 	struct s2s_settings set = {
-	    .security = sec, .require_valid_certs = true, .sasl_in = true,
+	    .security = sec, .require_valid_certs = !next.any_cert,
+	    .dialback_secret = next.secret, .dialback_timeout_ms = 3000,
+	    .sasl_in = true,
 	    .sasl_out = true, .have_cert = true, .connect_timeout_ms = 2000,
 	    .step_timeout_ms = 1500, .idle_ms = 60000, .max_conns = 100,
 	    .max_conns_per_addr = 100, .queue_max_stanzas = 20000,
@@ -144,9 +154,11 @@ world_start(void)
 	char why[256];
 
 	memset(&W, 0, sizeof(W));
+	memset(&next, 0, sizeof(next));
 	uv_loop_init(&W.loop);
 	uv_timer_init(&W.loop, &W.guard);
 	W.dir = testcert_tmpdir();
+	W.keydir = testcert_tmpdir();
 	W.ca = testcert_new(&ca, NULL);
 	testcert_write(W.ca, W.dir, "ca", false, NULL, NULL);
 	ck_assert_int_eq(dns_resolver_new(&W.loop, &dopts, &W.dns, why,
@@ -198,6 +210,7 @@ world_stop(void)
 	ck_assert_int_eq(uv_loop_close(&W.loop), 0);
 	testcert_free(W.ca);
 	testcert_rmdir(W.dir);
+	testcert_rmdir(W.keydir);
 	fake_dns_verify();
 }
 
@@ -401,11 +414,178 @@ START_TEST(test_ten_thousand_in_order)
 END_TEST
 
 static void
+expect_a_at(int port)
+{
+	char spec[64];
+
+	snprintf(spec, sizeof(spec), "a.test:%d=127.0.0.1", port);
+	fake_dns_expect_text("a.test", spec);
+}
+
+static void
+describe_has(struct side *sd, const char *what)
+{
+	struct util_buf d = {0};
+
+	s2s_describe(sd->s2s, &d);
+	ck_assert_msg(d.data != NULL && strstr(d.data, what) != NULL,
+	              "'%s' not in:\n%s", what, d.data);
+	util_buf_free(&d);
+}
+
+START_TEST(test_dialback_clear)
+{
+	world_start();
+	next.secret = "secret-of-a";
+	side_start(&W.a, "a.test", S2S_SEC_NONE, true, "default allow\n");
+	next.secret = "secret-of-b";
+	side_start(&W.b, "b.test", S2S_SEC_NONE, true, "default allow\n");
+	expect_b_at(W.b.port, 0);
+	expect_a_at(W.a.port);   /* B verifies A's key with A */
+	send_msg(&W.a, "bob@b.test", 1);
+	world_run(0, 1, 10);
+	ck_assert_msg(!W.timed_out, "not delivered");
+	describe_has(&W.b, "remote=a.test");
+	describe_has(&W.b, "auth=dialback tls=none state=ready");
+	describe_has(&W.a, "auth=dialback tls=none state=ready");
+	world_stop();
+}
+END_TEST
+
+START_TEST(test_dialback_over_tls_untrusted)
+{
+	world_start();
+	next.any_cert = true;
+	next.secret = "secret-of-a";
+	side_start(&W.a, "a.test", S2S_SEC_REQUIRED, false, "default allow\n");
+	next.any_cert = true;
+	next.secret = "secret-of-b";
+	side_start(&W.b, "b.test", S2S_SEC_REQUIRED, false, "default allow\n");
+	expect_b_at(W.b.port, 0);
+	expect_a_at(W.a.port);
+	send_msg(&W.a, "bob@b.test", 1);
+	world_run(0, 1, 10);
+	ck_assert_msg(!W.timed_out, "not delivered");
+	/* Certificates that do not verify rule out EXTERNAL, not dialback. */
+	describe_has(&W.b, "auth=dialback tls=TLS1.3 state=ready");
+	world_stop();
+}
+END_TEST
+
+START_TEST(test_policy_in_refuses_without_verification)
+{
+	world_start();
+	next.secret = "secret-of-a";
+	side_start(&W.a, "a.test", S2S_SEC_NONE, true, "default allow\n");
+	next.secret = "secret-of-b";
+	side_start(&W.b, "b.test", S2S_SEC_NONE, true,
+	           "default allow\ndeny a.test in\n");
+	expect_b_at(W.b.port, 0);
+	/* No expectation for a.test: a verification lookup fails the test. */
+	send_msg(&W.a, "bob@b.test", 1);
+	world_run(1, 0, 10);
+	ck_assert_msg(!W.timed_out, "no bounce");
+	ck_assert_uint_eq(W.b.ngot, 0);
+	ck_assert_str_eq(stanza_attr(W.a.got[0], "type"), "error");
+	world_stop();
+}
+END_TEST
+
+/* A raw peer: connect, write TEXT, collect what comes back until EOF. */
+struct raw_peer {
+	uv_tcp_t tcp;
+	uv_connect_t creq;
+	uv_write_t wreq;
+	char *text;
+	struct util_buf got;
+	bool done;
+};
+
+static void
+raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	static char buf[65536];
+
+	(void)h;
+	(void)hint;
+	*b = uv_buf_init(buf, sizeof(buf));
+}
+
+static void
+raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct raw_peer *p = s->data;
+
+	if (n > 0) {
+		util_buf_append(&p->got, b->base, (size_t)n);
+		return;
+	}
+	if (n < 0 && !p->done) {
+		p->done = true;
+		uv_close((uv_handle_t *)&p->tcp, NULL);
+		uv_stop(&W.loop);
+	}
+}
+
+static void
+raw_written(uv_write_t *w, int status)
+{
+	(void)w;
+	(void)status;
+}
+
+static void
+raw_connected(uv_connect_t *c, int status)
+{
+	struct raw_peer *p = c->data;
+	uv_buf_t b = uv_buf_init(p->text, (unsigned)strlen(p->text));
+
+	ck_assert_int_eq(status, 0);
+	uv_read_start((uv_stream_t *)&p->tcp, raw_alloc, raw_read);
+	uv_write(&p->wreq, (uv_stream_t *)&p->tcp, &b, 1, raw_written);
+}
+
+START_TEST(test_forged_dialback_refused)
+{
+	struct raw_peer p = {0};
+	struct sockaddr_in sa;
+
+	world_start();
+	next.secret = "secret-of-a";
+	side_start(&W.a, "a.test", S2S_SEC_NONE, true, "default allow\n");
+	next.secret = "secret-of-b";
+	side_start(&W.b, "b.test", S2S_SEC_NONE, true, "default allow\n");
+	expect_a_at(W.a.port);   /* B asks the real a.test: invalid */
+	p.text = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+	         "xmlns:stream='http://etherx.jabber.org/streams' "
+	         "xmlns:db='jabber:server:dialback' from='a.test' "
+	         "to='b.test' version='1.0'><db:result from='a.test' "
+	         "to='b.test'>0123456789abcdef0123456789abcdef0123456789"
+	         "abcdef0123456789abcdef</db:result>";
+	uv_tcp_init(&W.loop, &p.tcp);
+	p.tcp.data = &p;
+	p.creq.data = &p;
+	uv_ip4_addr("127.0.0.1", W.b.port, &sa);
+	uv_tcp_connect(&p.creq, &p.tcp, (struct sockaddr *)&sa, raw_connected);
+	W.want_a = W.want_b = SIZE_MAX;
+	uv_timer_start(&W.guard, on_guard, 10000, 0);
+	uv_run(&W.loop, UV_RUN_DEFAULT);
+	uv_timer_stop(&W.guard);
+	ck_assert_msg(p.done, "B did not close the forged stream");
+	ck_assert_msg(strstr(p.got.data, "type='invalid'") != NULL, "%s",
+	              p.got.data);
+	ck_assert_uint_eq(W.b.ngot, 0);
+	util_buf_free(&p.got);
+	world_stop();
+}
+END_TEST
+
+static void
 setup(void)
 {
 	char why[256];
 
-	log_set_level(-1, LOG_LEVEL_WARN);
+	log_set_level(-1, getenv("TEST_LOG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN);
 	ck_assert_int_eq(s2s_sasl_init(why, sizeof(why)), 0);
 }
 
@@ -430,6 +610,10 @@ live_suite(void)
 	tcase_add_test(tc, test_silent_peer_times_out);
 	tcase_add_test(tc, test_policy_out_denied_without_lookup);
 	tcase_add_test(tc, test_ten_thousand_in_order);
+	tcase_add_test(tc, test_dialback_clear);
+	tcase_add_test(tc, test_dialback_over_tls_untrusted);
+	tcase_add_test(tc, test_policy_in_refuses_without_verification);
+	tcase_add_test(tc, test_forged_dialback_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

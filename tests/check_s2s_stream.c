@@ -46,6 +46,8 @@ struct harness {
 	bool bytewise;
 	uint64_t now;
 	int starttls, closed, closed_err, auths, verifies, nstanzas;
+	int verify_results, verify_err;
+	bool verify_valid;
 	enum s2s_auth auth_how;
 	char auth_pair[256], verify_key[80], closed_why[256];
 	int cert_chain, cert_name;  /* what check_cert answers */
@@ -172,6 +174,20 @@ h_db_verify(void *arg, const char *local, const char *remote, const char *id,
 }
 
 static void
+h_verify_result(void *arg, const char *local, const char *remote,
+                const char *id, bool valid, int err)
+{
+	struct harness *h = arg;
+	char text[300];
+
+	h->verify_results++;
+	h->verify_valid = valid;
+	h->verify_err = err;
+	snprintf(text, sizeof(text), "%s %s %s", local, remote, id);
+	h_log(h, "verify-result %s %s", text, valid ? "valid" : err_name(err));
+}
+
+static void
 h_closed(void *arg, int err, const char *why)
 {
 	struct harness *h = arg;
@@ -184,7 +200,8 @@ h_closed(void *arg, int err, const char *why)
 
 static const struct s2s_stream_cbs h_cbs = {
     h_send,          h_starttls, h_is_local, h_allowed_in, h_check_cert,
-    h_authenticated, h_stanza,   h_db_key,   h_db_verify,  h_closed,
+    h_authenticated, h_stanza,   h_db_key,   h_db_verify,  h_verify_result,
+    h_closed,
 };
 
 static void
@@ -410,14 +427,28 @@ in_db_verify_authoritative(struct harness *h)
 	ck_assert_int_eq(h->closed, 0);
 }
 
+/* A denied domain still gets its dialback keys verified (verification
+ * traffic is always allowed); its own dialback request is refused. */
 static void
 in_policy_denied(struct harness *h)
 {
+	char key[65], buf[512];
+
 	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
 	h->deny = "a.test";
 	h_feed(h, PEER_HDR("a.test", "b.test"));
-	ck_sent(h, "<policy-violation");
-	ck_assert_int_eq(h->closed_err, S2SD_EPOLICY);
+	ck_sent(h, "<stream:features>");
+	dialback_key(h->secret, "a.test", "b.test", "S9", key);
+	snprintf(buf, sizeof(buf), "<db:verify from='a.test' to='b.test' "
+	         "id='S9'>%s</db:verify>", key);
+	h_feed(h, buf);
+	ck_sent(h, "type='valid'");
+	h_feed(h, "<db:result from='a.test' to='b.test'>k</db:result>");
+	ck_sent(h, "<not-allowed");
+	ck_assert_int_eq(h->verifies, 0);
+	h_feed(h, MSG("a@a.test", "b@b.test"));
+	ck_sent(h, "<not-authorized");
+	ck_assert_int_eq(h->nstanzas, 0);
 }
 
 static void
@@ -649,6 +680,43 @@ out_peer_stream_error(struct harness *h)
 	ck_assert(s2s_stream_peer_opened(h->st));
 }
 
+static void
+out_verify_stream(struct harness *h)
+{
+	struct s2s_stream_opts o = {
+	    .role = S2S_ROLE_OUT, .security = S2S_SEC_OPTIONAL,
+	    .dialback = true, .verify_only = true, .local = "b.test",
+	    .remote = "a.test", .step_timeout_ms = 5000, .connid = 1};
+	bool bytewise = h->bytewise;
+
+	memset(h, 0, sizeof(*h));
+	h->bytewise = bytewise;
+	h->now = 1000;
+	h->secret = dialback_secret_new("test-secret");
+	h->st = s2s_stream_new(&o, &h_cbs, h, h->now);
+	s2s_stream_start(h->st, h->now);
+	/* Queued until the stream can carry it. */
+	ck_assert_int_eq(s2s_stream_send_verify(h->st, "b.test", "a.test",
+	                                        "ID7", "cafe"), 0);
+	ck_assert_ptr_null(strstr(h_take(h), "db:verify"));
+	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT));
+	ck_sent(h, "<verify xmlns='jabber:server:dialback' from='b.test' "
+	           "to='a.test' id='ID7'>cafe</verify>");
+	ck_assert_int_eq(h->auths, 0);      /* nothing is authenticated */
+	h_feed(h, "<db:verify from='a.test' to='b.test' id='ID7' "
+	          "type='valid'/>");
+	ck_assert_int_eq(h->verify_results, 1);
+	ck_assert(h->verify_valid);
+	/* Another request whose stream dies: answered with an error. */
+	s2s_stream_send_verify(h->st, "b.test", "a.test", "ID8", "beef");
+	h_feed(h, "<db:verify from='a.test' to='b.test' id='NOPE' "
+	          "type='valid'/>");      /* never asked: protocol error */
+	ck_assert_int_eq(h->closed, 1);
+	ck_assert_int_eq(h->verify_results, 2);
+	ck_assert(!h->verify_valid);
+	ck_assert_int_lt(h->verify_err, 0);
+}
+
 typedef void scenario_fn(struct harness *h);
 
 static scenario_fn *const scenarios[] = {
@@ -676,6 +744,7 @@ static scenario_fn *const scenarios[] = {
     out_unprompted_success,
     out_restart_skipped,
     out_peer_stream_error,
+    out_verify_stream,
 };
 
 START_TEST(test_scenario_split_invariant)

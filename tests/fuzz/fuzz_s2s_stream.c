@@ -66,11 +66,15 @@ static void fz_verify(void *a, const char *l, const char *r, const char *id, con
 	strncpy(f->vlocal, l, sizeof(f->vlocal) - 1);
 	strncpy(f->vremote, r, sizeof(f->vremote) - 1);
 }
+static void fz_vresult(void *a, const char *l, const char *r, const char *id, bool v, int e)
+{
+	(void)a; (void)l; (void)r; (void)id; (void)v; (void)e;
+}
 static void fz_closed(void *a, int e, const char *w) { (void)a; (void)e; (void)w; }
 
 static const struct s2s_stream_cbs fz_cbs = {
     fz_send, fz_starttls, fz_local, fz_allowed, fz_cert,
-    fz_auth, fz_stanza, fz_key, fz_verify, fz_closed,
+    fz_auth, fz_stanza, fz_key, fz_verify, fz_vresult, fz_closed,
 };
 
 int
