@@ -426,6 +426,18 @@ static const struct bad_case bad_cases[] = {
     {HDR "</stream:stream>\0", S2SD_EXML_CLOSED, 0, true,
      sizeof(HDR "</stream:stream>\0") - 1},
     {HDR "<presence/></message>", S2SD_EXML_MALFORMED, 1, true, 0},
+    /* 38: NUL, and UTF-16 (which expat would switch to by itself) */
+    {"\0<\0s", S2SD_EXML_MALFORMED, 0, false, 4},
+    {"\xff\xfe<\0s\0", S2SD_EXML_MALFORMED, 0, false, 6},
+    {"\xfe\xff\0<\0s", S2SD_EXML_MALFORMED, 0, false, 6},
+    {"<?xml version='1.0' encoding='UTF-16'?>" HDR, S2SD_EXML_ENCODING, 0,
+     false, 0},
+    /* 42: text at stream level is refused at the next event */
+    {HDR "<presence/>text ]]> more", S2SD_EXML_MALFORMED, 1, true, 0},
+    {HDR "<presence/> x </stream:stream>", S2SD_EXML_MALFORMED, 1, true, 0},
+    {HDR "<presence/><![CDATA[x]]><presence/>", S2SD_EXML_MALFORMED, 1, true,
+     0},
+    {HDR "<presence/><![CDATA[ ]]><presence/>", 0, 2, true, 0},
 };
 
 START_TEST(test_bad)

@@ -44,13 +44,14 @@ stanza_is_elem(const struct stanza *st)
 	return st->name != NULL;
 }
 
-/* A name we can write unprefixed without breaking the output. Every name
- * the parser yields passes; anything else is a bug in the caller. */
+/* A name we can write unprefixed without breaking the output (an element
+ * may be called "xmlns", an unqualified attribute may not). Every name the
+ * parser yields passes; anything else is a bug in the caller. */
 static void
 stanza_check_name(const char *name, const char *what)
 {
 	if (name == NULL || *name == '\0' || strpbrk(name, " \t\r\n<>&'\"=/:") ||
-	    strcmp(name, "xmlns") == 0)
+	    (strcmp(what, "attribute") == 0 && strcmp(name, "xmlns") == 0))
 		fatalx("stanza: bad %s name \"%s\"", what, name ? name : "");
 }
 

@@ -67,6 +67,7 @@ struct xmlstream {
 	size_t nns;
 	unsigned pending_decls;         /* for the next start tag */
 	bool pending_unsafe;
+	bool bad_text;                  /* text at stream level, see enter */
 
 	unsigned depth;                 /* open elements; the stream is 1 */
 	struct stanza *top;             /* top-level element being built */
@@ -156,18 +157,32 @@ xmlstream_hold_from(const struct xmlstream *xs)
 	return xs->depth >= 2 ? xs->top_start : xs->mark;
 }
 
-/* Common entry of every handler: ignore events after a stop or error (expat
- * may still deliver a few), and refuse a token that takes what is held past
- * the limit. The same test runs after each feed on the unparsed tail, so a
- * split never changes the outcome. */
+/* Common entry of every handler but text: ignore events after a stop or
+ * error (expat may still deliver a few), and refuse a token that takes what
+ * is held past the limit (for a top-level element: its size so far). */
 static bool
-xmlstream_enter(struct xmlstream *xs)
+xmlstream_enter_any(struct xmlstream *xs)
 {
 	if (!xmlstream_live(xs))
 		return false;
 	xs->ev_end = xmlstream_event_end(xs);
 	if (xs->ev_end - xmlstream_hold_from(xs) > xs->opts.max_stanza) {
 		xmlstream_fail(xs, S2SD_EXML_LIMIT, "stanza too large");
+		return false;
+	}
+	return true;
+}
+
+/* Text at stream level is refused at the next event that is not text:
+ * expat cuts text differently at the end of a buffer (before "]]>", for
+ * one), and this way any split gives the same first error. */
+static bool
+xmlstream_enter(struct xmlstream *xs)
+{
+	if (!xmlstream_enter_any(xs))
+		return false;
+	if (xs->bad_text) {
+		xmlstream_fail(xs, S2SD_EXML_MALFORMED, "text at stream level");
 		return false;
 	}
 	return true;
@@ -373,19 +388,17 @@ xmlstream_on_chars(void *arg, const XML_Char *s, int len)
 	struct xmlstream *xs = arg;
 	int i;
 
-	if (!xmlstream_enter(xs))
+	if (!xmlstream_enter_any(xs))
 		return;
 	if (xs->depth >= 2) {
 		stanza__add_text_len(xs->cur, s, (size_t)len);
 		return;
 	}
 	for (i = 0; i < len; i++)
-		if (!xmlstream_is_space(s[i])) {
-			xmlstream_fail(xs, S2SD_EXML_MALFORMED,
-			               "text at stream level");
-			return;
-		}
-	xs->mark = xs->ev_end;
+		if (!xmlstream_is_space(s[i]))
+			xs->bad_text = true;
+	if (!xs->bad_text)
+		xs->mark = xs->ev_end;
 }
 
 static void
@@ -462,7 +475,6 @@ static void
 xmlstream_expat_error(struct xmlstream *xs)
 {
 	enum XML_Error e = XML_GetErrorCode(xs->parser);
-	uint64_t at = (uint64_t)XML_GetCurrentByteIndex(xs->parser);
 	int err = S2SD_EXML_MALFORMED;
 
 	switch (e) {
@@ -485,11 +497,6 @@ xmlstream_expat_error(struct xmlstream *xs)
 	default:
 		break;
 	}
-	/* An error found past the limit is the limit's: a split feed would
-	 * have stopped there before reaching it. */
-	if (at > xmlstream_hold_from(xs) &&
-	    at - xmlstream_hold_from(xs) > xs->opts.max_stanza)
-		err = S2SD_EXML_LIMIT;
 	xmlstream_fail(xs, err, XML_ErrorString(e));
 }
 
@@ -562,7 +569,7 @@ xmlstream_clear(struct xmlstream *xs)
 	xs->err = 0;
 	xs->stopped = xs->reset_pending = false;
 	xs->pending_decls = 0;
-	xs->pending_unsafe = xs->safe = false;
+	xs->pending_unsafe = xs->safe = xs->bad_text = false;
 	xs->depth = 0;
 	xs->pend_base = xs->fed = xs->mark = xs->top_start = xs->ev_end = 0;
 }
@@ -616,16 +623,24 @@ xmlstream_after_close(struct xmlstream *xs, const char *buf, size_t len)
 	return 0;
 }
 
-/* Run expat over BUF (already appended to PEND), in pieces expat's int
- * length can take. */
+/* Run expat over BUF (already appended to PEND). Expat never gets more than
+ * one byte past the limit from where we hold bytes, and the limit is checked
+ * at that point: expat then sees the same prefixes and we check at the same
+ * offsets however the caller splits the input, so the outcome is the same
+ * (an error past the limit in a token that never ends, for instance, is
+ * always the limit's). */
 static void
 xmlstream_parse(struct xmlstream *xs, const char *buf, size_t len)
 {
+	uint64_t room;
 	size_t n;
 
 	xs->in_feed = true;
-	do {
-		n = len > INT_MAX / 2 ? INT_MAX / 2 : len;
+	while (len > 0 && xmlstream_live(xs)) {
+		room = xmlstream_hold_from(xs) + xs->opts.max_stanza + 1 - xs->fed;
+		n = len < room ? len : (size_t)room;
+		if (n > INT_MAX / 2)
+			n = INT_MAX / 2;
 		xs->fed += n;
 		if (XML_Parse(xs->parser, buf, (int)n, XML_FALSE) !=
 		        XML_STATUS_OK &&
@@ -633,30 +648,29 @@ xmlstream_parse(struct xmlstream *xs, const char *buf, size_t len)
 			xmlstream_expat_error(xs);
 		buf += n;
 		len -= n;
-	} while (len > 0 && xmlstream_live(xs));
+		if (xmlstream_live(xs) &&
+		    xs->fed - xmlstream_hold_from(xs) > xs->opts.max_stanza)
+			xmlstream_fail(xs, S2SD_EXML_LIMIT, "stanza too large");
+	}
 	xs->in_feed = false;
 }
 
-/* Drop what no event or raw copy can need any more; refuse to hold more
- * than the limit. */
-static int
+/* Drop what no event or raw copy can need any more. */
+static void
 xmlstream_trim(struct xmlstream *xs)
 {
 	uint64_t from = xmlstream_hold_from(xs);
 
-	if (xs->fed - from > xs->opts.max_stanza) {
-		xmlstream_fail(xs, S2SD_EXML_LIMIT, "stanza too large");
-		return xs->err;
-	}
 	util_buf_consume(&xs->pend, (size_t)(from - xs->pend_base));
 	xs->pend_base = from;
-	return 0;
 }
 
 int
 xmlstream_feed(struct xmlstream *xs, const void *buf, size_t len)
 {
 	uint64_t start = xs->fed, left;
+	const char *nul;
+	size_t n;
 
 	if (xs->in_feed)
 		fatalx("%s: called from a callback", __func__);
@@ -666,8 +680,14 @@ xmlstream_feed(struct xmlstream *xs, const void *buf, size_t len)
 		return xs->err;
 	if (xs->state == XMLSTREAM_CLOSED)
 		return xmlstream_after_close(xs, buf, len);
-	util_buf_append(&xs->pend, buf, len);
-	xmlstream_parse(xs, buf, len);
+	/* NUL is never XML. Expat also takes a NUL among the first bytes (or
+	 * a UTF-16 BOM) as a switch to UTF-16 even when told UTF-8, which
+	 * would make raw bytes differ from what they mean: expat never sees
+	 * one. UTF-16 markup cannot get past it, as its '<' has a NUL. */
+	nul = memchr(buf, '\0', len);
+	n = nul != NULL ? (size_t)(nul - (const char *)buf) : len;
+	util_buf_append(&xs->pend, buf, n);
+	xmlstream_parse(xs, buf, n);
 	/* Bytes after the event during which a callback stopped or reset. */
 	left = start + len - xs->ev_end;
 	if (left > len)
@@ -683,7 +703,11 @@ xmlstream_feed(struct xmlstream *xs, const void *buf, size_t len)
 	if (xs->state == XMLSTREAM_CLOSED)
 		return xmlstream_after_close(xs, (const char *)buf + len - left,
 		                             (size_t)left);
-	return xmlstream_trim(xs);
+	xmlstream_trim(xs);
+	if (nul == NULL)
+		return 0;
+	xmlstream_fail(xs, S2SD_EXML_MALFORMED, "NUL byte");
+	return xs->err;
 }
 
 const struct stanza *
