@@ -211,6 +211,7 @@ run_split(const struct xmlstream_opts *opts, const char *data, size_t len,
 		run_feed(&r, data + from, to - from);
 		from = to;
 	}
+	util_buf_append(&r.log, "", 0);
 	log = util_buf_steal(&r.log, &n);
 	run_done(&r);
 	return log;

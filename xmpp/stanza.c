@@ -22,6 +22,7 @@ struct stanza_attrib {
 };
 
 struct stanza {
+	struct stanza *root;    /* itself for a root: O(1) from deep nodes */
 	struct stanza *parent;
 	struct stanza *next;
 	struct stanza *first;
@@ -60,6 +61,7 @@ stanza_alloc(const char *ns, const char *name)
 {
 	struct stanza *st = xcalloc(1, sizeof(*st));
 
+	st->root = st;
 	st->ns = xstrdup(ns != NULL ? ns : "");
 	st->name = name != NULL ? xstrdup(name) : NULL;
 	return st;
@@ -120,8 +122,7 @@ stanza_free(struct stanza *st)
 static void
 stanza_touch(struct stanza *st)
 {
-	while (st->parent != NULL)
-		st = st->parent;
+	st = st->root;
 	free(st->raw);
 	st->raw = NULL;
 	st->rawlen = 0;
@@ -132,6 +133,7 @@ static void
 stanza_link(struct stanza *parent, struct stanza *child)
 {
 	child->parent = parent;
+	child->root = parent->root;
 	if (parent->last != NULL)
 		parent->last->next = child;
 	else
@@ -394,6 +396,7 @@ stanza_text(const struct stanza *st)
 	const struct stanza *n;
 	size_t len;
 
+	util_buf_append(&b, "", 0);     /* "" rather than nothing */
 	for (n = st->first; n != NULL; n = n->next)
 		if (!stanza_is_elem(n))
 			util_buf_append(&b, n->text, n->textlen);
@@ -461,11 +464,9 @@ stanza_walk_next(const struct stanza *root, struct stanza *n)
 void
 stanza_rename_ns(struct stanza *st, const char *from, const char *to)
 {
-	struct stanza *n, *root = st;
+	struct stanza *n, *root = st->root;
 	bool changed = false, keep;
 
-	while (root->parent != NULL)
-		root = root->parent;
 	/* Safe raw bytes take their content namespace from the stream they
 	 * are written into and declare no other element in FROM, so they
 	 * still mean the renamed tree when that namespace is TO. */
