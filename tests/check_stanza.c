@@ -359,6 +359,7 @@ static const char *const roundtrip_cases[] = {
     "<xmlns><xmlns xmlns:xmlnsfoo='urn:x' xmlnsfoo:a='1'/></xmlns>",
     "<m xmlns:ns0='urn:x' xmlns:ns1='urn:y' ns1:a='1' ns0:b='2'><n "
     "xmlns:ns1='urn:z' ns1:a='3' ns0:c='4'/></m>",
+    "<message><xml:x xml:lang='en'><y/>t</xml:x><xml:e/></message>",
 };
 
 START_TEST(test_roundtrip)

@@ -67,10 +67,19 @@ stanza_alloc(const char *ns, const char *name)
 	return st;
 }
 
+/* The xmlns namespace holds declarations, never elements. */
+static void
+stanza_check_elem(const char *ns, const char *name)
+{
+	stanza_check_name(name, "element");
+	if (ns != NULL && strcmp(ns, STANZA_NS_XMLNS) == 0)
+		fatalx("stanza: element %s in the xmlns namespace", name);
+}
+
 struct stanza *
 stanza_new(const char *ns, const char *name)
 {
-	stanza_check_name(name, "element");
+	stanza_check_elem(ns, name);
 	return stanza_alloc(ns, name);
 }
 
@@ -408,7 +417,7 @@ stanza_add_child(struct stanza *parent, const char *ns, const char *name)
 {
 	struct stanza *c;
 
-	stanza_check_name(name, "element");
+	stanza_check_elem(ns, name);
 	if (!stanza_is_elem(parent))
 		fatalx("%s: parent is text", __func__);
 	stanza_touch(parent);
@@ -736,6 +745,14 @@ stanza_ser_attrs(struct stanza_ser *s, const struct stanza *el)
 	}
 }
 
+/* The XML namespace cannot be a default namespace: its elements are
+ * written with the predeclared xml: prefix. */
+static bool
+stanza_is_xml_ns(const struct stanza *n)
+{
+	return strcmp(n->ns, STANZA_NS_XML) == 0;
+}
+
 static void
 stanza_ser_enter(struct stanza_ser *s, const struct stanza *n)
 {
@@ -751,10 +768,10 @@ stanza_ser_enter(struct stanza_ser *s, const struct stanza *n)
 		s->dfltcap *= 2;
 		s->dflt = xreallocarray(s->dflt, s->dfltcap, sizeof(*s->dflt));
 	}
-	s->dflt[s->depth] = n->ns;
-	util_buf_puts(s->out, "<");
+	s->dflt[s->depth] = stanza_is_xml_ns(n) ? inherited : n->ns;
+	util_buf_puts(s->out, stanza_is_xml_ns(n) ? "<xml:" : "<");
 	util_buf_puts(s->out, n->name);
-	if (strcmp(n->ns, inherited) != 0)
+	if (!stanza_is_xml_ns(n) && strcmp(n->ns, inherited) != 0)
 		stanza_put_attr(s->out, NULL, "xmlns", n->ns);
 	stanza_ser_attrs(s, n);
 	util_buf_puts(s->out, n->first != NULL ? ">" : "/>");
@@ -766,7 +783,7 @@ stanza_ser_leave(struct stanza_ser *s, const struct stanza *n)
 	if (!stanza_is_elem(n))
 		return;
 	if (n->first != NULL) {
-		util_buf_puts(s->out, "</");
+		util_buf_puts(s->out, stanza_is_xml_ns(n) ? "</xml:" : "</");
 		util_buf_puts(s->out, n->name);
 		util_buf_puts(s->out, ">");
 	}

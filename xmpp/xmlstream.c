@@ -30,6 +30,7 @@
 
 #define XMLSTREAM_SEP '\x01'    /* not an XML character: cannot be in a URI */
 #define XMLSTREAM_DEF_STANZA (512 * 1024)
+#define XMLSTREAM_MAX_STANZA ((size_t)1 << 40)
 #define XMLSTREAM_DEF_DEPTH 64
 #define XMLSTREAM_DEF_ATTRS 64
 
@@ -58,7 +59,8 @@ struct xmlstream {
 	char detail[128];
 	bool stopped;
 	bool reset_pending;
-	bool in_feed;
+	bool in_feed;                   /* callbacks may run */
+	bool in_parse;                  /* expat is running */
 
 	struct stanza *hdr;
 	struct xmlstream_decl *hdrns;   /* declarations on the header */
@@ -143,7 +145,7 @@ xmlstream_fail(struct xmlstream *xs, int err, const char *detail)
 	xs->state = XMLSTREAM_FAILED;
 	xs->err = err;
 	snprintf(xs->detail, sizeof(xs->detail), "%s", detail);
-	if (xs->in_feed)
+	if (xs->in_parse)
 		XML_StopParser(xs->parser, XML_FALSE);
 	if (xs->cbs.error != NULL)
 		xs->cbs.error(xs->arg, err, xs->detail);
@@ -539,6 +541,9 @@ xmlstream_new(const struct xmlstream_opts *opts,
 		xs->opts = *opts;
 	if (xs->opts.max_stanza == 0)
 		xs->opts.max_stanza = XMLSTREAM_DEF_STANZA;
+	/* Offsets plus the limit must not wrap. */
+	if (xs->opts.max_stanza > XMLSTREAM_MAX_STANZA)
+		xs->opts.max_stanza = XMLSTREAM_MAX_STANZA;
 	if (xs->opts.max_depth == 0)
 		xs->opts.max_depth = XMLSTREAM_DEF_DEPTH;
 	if (xs->opts.max_attrs == 0)
@@ -588,7 +593,7 @@ xmlstream_free(struct xmlstream *xs)
 void
 xmlstream_stop(struct xmlstream *xs)
 {
-	if (xs->in_feed && !xs->stopped && !xs->reset_pending)
+	if (xs->in_parse && !xs->stopped && !xs->reset_pending)
 		XML_StopParser(xs->parser, XML_FALSE);
 	xs->stopped = true;
 }
@@ -597,9 +602,9 @@ void
 xmlstream_reset(struct xmlstream *xs)
 {
 	if (xs->in_feed) {
-		/* Expat cannot be freed under its own callback: finish after
-		 * XML_Parse returns. */
-		if (!xs->stopped && !xs->reset_pending)
+		/* Expat cannot be freed under its own callback: finish when
+		 * xmlstream_feed returns. */
+		if (xs->in_parse && !xs->stopped && !xs->reset_pending)
 			XML_StopParser(xs->parser, XML_FALSE);
 		xs->reset_pending = true;
 		return;
@@ -635,12 +640,10 @@ xmlstream_parse(struct xmlstream *xs, const char *buf, size_t len)
 	uint64_t room;
 	size_t n;
 
-	xs->in_feed = true;
+	xs->in_parse = true;
 	while (len > 0 && xmlstream_live(xs)) {
 		room = xmlstream_hold_from(xs) + xs->opts.max_stanza + 1 - xs->fed;
 		n = len < room ? len : (size_t)room;
-		if (n > INT_MAX / 2)
-			n = INT_MAX / 2;
 		xs->fed += n;
 		if (XML_Parse(xs->parser, buf, (int)n, XML_FALSE) !=
 		        XML_STATUS_OK &&
@@ -652,7 +655,7 @@ xmlstream_parse(struct xmlstream *xs, const char *buf, size_t len)
 		    xs->fed - xmlstream_hold_from(xs) > xs->opts.max_stanza)
 			xmlstream_fail(xs, S2SD_EXML_LIMIT, "stanza too large");
 	}
-	xs->in_feed = false;
+	xs->in_parse = false;
 }
 
 /* Drop what no event or raw copy can need any more. */
@@ -665,19 +668,14 @@ xmlstream_trim(struct xmlstream *xs)
 	xs->pend_base = from;
 }
 
-int
-xmlstream_feed(struct xmlstream *xs, const void *buf, size_t len)
+/* The body of xmlstream_feed, which runs with callbacks allowed. */
+static int
+xmlstream_feed_cb(struct xmlstream *xs, const char *buf, size_t len)
 {
 	uint64_t start = xs->fed, left;
 	const char *nul;
 	size_t n;
 
-	if (xs->in_feed)
-		fatalx("%s: called from a callback", __func__);
-	if (xs->stopped)
-		return -ECANCELED;
-	if (xs->state == XMLSTREAM_FAILED)
-		return xs->err;
 	if (xs->state == XMLSTREAM_CLOSED)
 		return xmlstream_after_close(xs, buf, len);
 	/* NUL is never XML. Expat also takes a NUL among the first bytes (or
@@ -685,29 +683,45 @@ xmlstream_feed(struct xmlstream *xs, const void *buf, size_t len)
 	 * would make raw bytes differ from what they mean: expat never sees
 	 * one. UTF-16 markup cannot get past it, as its '<' has a NUL. */
 	nul = memchr(buf, '\0', len);
-	n = nul != NULL ? (size_t)(nul - (const char *)buf) : len;
+	n = nul != NULL ? (size_t)(nul - buf) : len;
 	util_buf_append(&xs->pend, buf, n);
 	xmlstream_parse(xs, buf, n);
 	/* Bytes after the event during which a callback stopped or reset. */
 	left = start + len - xs->ev_end;
 	if (left > len)
 		left = len;
-	if (xs->reset_pending) {
-		xmlstream_reset(xs);
-		return (int)left;
-	}
 	if (xs->state == XMLSTREAM_FAILED)
 		return xs->err;
-	if (xs->stopped)
+	if (xs->stopped || xs->reset_pending)
 		return (int)left;
 	if (xs->state == XMLSTREAM_CLOSED)
-		return xmlstream_after_close(xs, (const char *)buf + len - left,
-		                             (size_t)left);
+		return xmlstream_after_close(xs, buf + len - left, (size_t)left);
 	xmlstream_trim(xs);
 	if (nul == NULL)
 		return 0;
 	xmlstream_fail(xs, S2SD_EXML_MALFORMED, "NUL byte");
 	return xs->err;
+}
+
+int
+xmlstream_feed(struct xmlstream *xs, const void *buf, size_t len)
+{
+	int rc;
+
+	if (xs->in_feed)
+		fatalx("%s: called from a callback", __func__);
+	if (len > INT_MAX)
+		fatalx("%s: %zu bytes at once", __func__, len);
+	if (xs->stopped)
+		return -ECANCELED;
+	if (xs->state == XMLSTREAM_FAILED)
+		return xs->err;
+	xs->in_feed = true;
+	rc = xmlstream_feed_cb(xs, buf, len);
+	xs->in_feed = false;
+	if (xs->reset_pending)
+		xmlstream_reset(xs);
+	return rc;
 }
 
 const struct stanza *
