@@ -441,6 +441,8 @@ static const struct bad_case bad_cases[] = {
     {HDR "<presence/><![CDATA[x]]><presence/>", S2SD_EXML_MALFORMED, 1, true,
      0},
     {HDR "<presence/><![CDATA[ ]]><presence/>", 0, 2, true, 0},
+    {"hello" HDR, S2SD_EXML_MALFORMED, 0, false, 0},
+    {"\n \t" HDR "<presence/>", 0, 1, true, 0},
 };
 
 START_TEST(test_bad)
