@@ -610,6 +610,9 @@ stanza_escape(struct util_buf *out, const char *s, size_t len, bool attr)
 
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
+		if (c > '>' || (c >= ' ' && c != '&' && c != '<' && c != '>' &&
+		                 c != '\'' && c != '"'))
+			continue;       /* the common case, decided at once */
 		if (c == '&')
 			rep = "&amp;";
 		else if (c == '<')

@@ -716,6 +716,8 @@ xmlstream_feed(struct xmlstream *xs, const void *buf, size_t len)
 		return -ECANCELED;
 	if (xs->state == XMLSTREAM_FAILED)
 		return xs->err;
+	if (len == 0)
+		return 0;
 	xs->in_feed = true;
 	rc = xmlstream_feed_cb(xs, buf, len);
 	xs->in_feed = false;
