@@ -3,6 +3,8 @@
  * limits, restart, close, stop and verbatim forwarding. */
 #include <check.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +213,7 @@ run_split(const struct xmlstream_opts *opts, const char *data, size_t len,
 		run_feed(&r, data + from, to - from);
 		from = to;
 	}
+	util_buf_append(&r.log, "", 0);
 	log = util_buf_steal(&r.log, &n);
 	run_done(&r);
 	return log;
@@ -426,6 +429,20 @@ static const struct bad_case bad_cases[] = {
     {HDR "</stream:stream>\0", S2SD_EXML_CLOSED, 0, true,
      sizeof(HDR "</stream:stream>\0") - 1},
     {HDR "<presence/></message>", S2SD_EXML_MALFORMED, 1, true, 0},
+    /* 38: NUL, and UTF-16 (which expat would switch to by itself) */
+    {"\0<\0s", S2SD_EXML_MALFORMED, 0, false, 4},
+    {"\xff\xfe<\0s\0", S2SD_EXML_MALFORMED, 0, false, 6},
+    {"\xfe\xff\0<\0s", S2SD_EXML_MALFORMED, 0, false, 6},
+    {"<?xml version='1.0' encoding='UTF-16'?>" HDR, S2SD_EXML_ENCODING, 0,
+     false, 0},
+    /* 42: text at stream level is refused at the next event */
+    {HDR "<presence/>text ]]> more", S2SD_EXML_MALFORMED, 1, true, 0},
+    {HDR "<presence/> x </stream:stream>", S2SD_EXML_MALFORMED, 1, true, 0},
+    {HDR "<presence/><![CDATA[x]]><presence/>", S2SD_EXML_MALFORMED, 1, true,
+     0},
+    {HDR "<presence/><![CDATA[ ]]><presence/>", 0, 2, true, 0},
+    {"hello" HDR, S2SD_EXML_MALFORMED, 0, false, 0},
+    {"\n \t" HDR "<presence/>", 0, 1, true, 0},
 };
 
 START_TEST(test_bad)
@@ -707,6 +724,82 @@ START_TEST(test_stop)
 }
 END_TEST
 
+/* The error callback may restart the stream (the caller decided to go on
+ * with a fresh stream on the same bytes); also outside expat's parse. */
+static void
+on_error_reset(void *arg, int err, const char *detail)
+{
+	struct run *r = arg;
+
+	on_error(arg, err, detail);
+	xmlstream_reset(r->xs);
+}
+
+START_TEST(test_reset_in_error)
+{
+	static const struct xmlstream_cbs cbs_reset = {on_open, on_stanza,
+	                                               on_close, on_error_reset};
+	static const char *const bad[] = {
+	    HDR "</stream:stream>junk", HDR "<a>\0", HDR "<a></b>"};
+	static const size_t badlen[] = {20, 4, 7};
+	struct run r;
+
+	run_init(&r, NULL);
+	xmlstream_free(r.xs);
+	r.xs = xmlstream_new(NULL, &cbs_reset, &r);
+	ck_assert_int_eq(xmlstream_feed(r.xs, bad[_i], strlen(HDR) + badlen[_i]),
+	                 r.last_err);
+	ck_assert_int_lt(r.last_err, 0);
+	ck_assert_ptr_null(xmlstream_header(r.xs));
+	ck_assert_int_eq(run_feed(&r, HDR "<iq/>", strlen(HDR "<iq/>")), 0);
+	ck_assert_int_eq(r.nerrors, 1);
+	ck_assert_ptr_nonnull(xmlstream_header(r.xs));
+	run_done(&r);
+}
+END_TEST
+
+/* Absurd limits are clamped, not wrapped around. */
+START_TEST(test_huge_limit)
+{
+	struct xmlstream_opts o = {.max_stanza = SIZE_MAX,
+	                           .max_depth = UINT32_MAX,
+	                           .max_attrs = UINT32_MAX};
+
+	check_outcome(&o, HDR "<presence/><message><body>x</body></message>",
+	              0, 2);
+}
+END_TEST
+
+static void
+on_stanza_free(void *arg, struct stanza *st)
+{
+	struct run *r = arg;
+
+	stanza_free(st);
+	xmlstream_free(r->xs);
+}
+
+static void
+on_stanza_feed(void *arg, struct stanza *st)
+{
+	struct run *r = arg;
+
+	stanza_free(st);
+	xmlstream_feed(r->xs, "<a/>", 4);
+}
+
+START_TEST(test_fatal_callback)
+{
+	struct xmlstream_cbs c = cbs;
+	struct run r;
+
+	c.stanza = _i == 0 ? on_stanza_free : on_stanza_feed;
+	memset(&r, 0, sizeof(r));
+	r.xs = xmlstream_new(NULL, &c, &r);
+	xmlstream_feed(r.xs, HDR "<a/>", strlen(HDR "<a/>"));
+}
+END_TEST
+
 /* ---- verbatim forwarding and re-serialisation ---- */
 
 #define HDR_PREFIXES                                                           \
@@ -867,6 +960,9 @@ xmlstream_suite(void)
 	tcase_add_test(tc, test_reset_inside);
 	tcase_add_test(tc, test_close);
 	tcase_add_test(tc, test_stop);
+	tcase_add_loop_test(tc, test_reset_in_error, 0, 3);
+	tcase_add_test(tc, test_huge_limit);
+	tcase_add_loop_test_raise_signal(tc, test_fatal_callback, SIGABRT, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("forward");
 	tcase_add_loop_test(tc, test_forward, 0, UTIL_ARRAY_LEN(fwd_cases));

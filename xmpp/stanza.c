@@ -22,6 +22,7 @@ struct stanza_attrib {
 };
 
 struct stanza {
+	struct stanza *root;    /* itself for a root: O(1) from deep nodes */
 	struct stanza *parent;
 	struct stanza *next;
 	struct stanza *first;
@@ -44,13 +45,14 @@ stanza_is_elem(const struct stanza *st)
 	return st->name != NULL;
 }
 
-/* A name we can write unprefixed without breaking the output. Every name
- * the parser yields passes; anything else is a bug in the caller. */
+/* A name we can write unprefixed without breaking the output (an element
+ * may be called "xmlns", an unqualified attribute may not). Every name the
+ * parser yields passes; anything else is a bug in the caller. */
 static void
 stanza_check_name(const char *name, const char *what)
 {
 	if (name == NULL || *name == '\0' || strpbrk(name, " \t\r\n<>&'\"=/:") ||
-	    strcmp(name, "xmlns") == 0)
+	    (strcmp(what, "attribute") == 0 && strcmp(name, "xmlns") == 0))
 		fatalx("stanza: bad %s name \"%s\"", what, name ? name : "");
 }
 
@@ -59,15 +61,25 @@ stanza_alloc(const char *ns, const char *name)
 {
 	struct stanza *st = xcalloc(1, sizeof(*st));
 
+	st->root = st;
 	st->ns = xstrdup(ns != NULL ? ns : "");
 	st->name = name != NULL ? xstrdup(name) : NULL;
 	return st;
 }
 
+/* The xmlns namespace holds declarations, never elements. */
+static void
+stanza_check_elem(const char *ns, const char *name)
+{
+	stanza_check_name(name, "element");
+	if (ns != NULL && strcmp(ns, STANZA_NS_XMLNS) == 0)
+		fatalx("stanza: element %s in the xmlns namespace", name);
+}
+
 struct stanza *
 stanza_new(const char *ns, const char *name)
 {
-	stanza_check_name(name, "element");
+	stanza_check_elem(ns, name);
 	return stanza_alloc(ns, name);
 }
 
@@ -119,8 +131,7 @@ stanza_free(struct stanza *st)
 static void
 stanza_touch(struct stanza *st)
 {
-	while (st->parent != NULL)
-		st = st->parent;
+	st = st->root;
 	free(st->raw);
 	st->raw = NULL;
 	st->rawlen = 0;
@@ -131,6 +142,7 @@ static void
 stanza_link(struct stanza *parent, struct stanza *child)
 {
 	child->parent = parent;
+	child->root = parent->root;
 	if (parent->last != NULL)
 		parent->last->next = child;
 	else
@@ -393,6 +405,7 @@ stanza_text(const struct stanza *st)
 	const struct stanza *n;
 	size_t len;
 
+	util_buf_append(&b, "", 0);     /* "" rather than nothing */
 	for (n = st->first; n != NULL; n = n->next)
 		if (!stanza_is_elem(n))
 			util_buf_append(&b, n->text, n->textlen);
@@ -404,7 +417,7 @@ stanza_add_child(struct stanza *parent, const char *ns, const char *name)
 {
 	struct stanza *c;
 
-	stanza_check_name(name, "element");
+	stanza_check_elem(ns, name);
 	if (!stanza_is_elem(parent))
 		fatalx("%s: parent is text", __func__);
 	stanza_touch(parent);
@@ -460,11 +473,9 @@ stanza_walk_next(const struct stanza *root, struct stanza *n)
 void
 stanza_rename_ns(struct stanza *st, const char *from, const char *to)
 {
-	struct stanza *n, *root = st;
+	struct stanza *n, *root = st->root;
 	bool changed = false, keep;
 
-	while (root->parent != NULL)
-		root = root->parent;
 	/* Safe raw bytes take their content namespace from the stream they
 	 * are written into and declare no other element in FROM, so they
 	 * still mean the renamed tree when that namespace is TO. */
@@ -599,6 +610,9 @@ stanza_escape(struct util_buf *out, const char *s, size_t len, bool attr)
 
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
+		if (c > '>' || (c >= ' ' && c != '&' && c != '<' && c != '>' &&
+		                 c != '\'' && c != '"'))
+			continue;       /* the common case, decided at once */
 		if (c == '&')
 			rep = "&amp;";
 		else if (c == '<')
@@ -734,6 +748,14 @@ stanza_ser_attrs(struct stanza_ser *s, const struct stanza *el)
 	}
 }
 
+/* The XML namespace cannot be a default namespace: its elements are
+ * written with the predeclared xml: prefix. */
+static bool
+stanza_is_xml_ns(const struct stanza *n)
+{
+	return strcmp(n->ns, STANZA_NS_XML) == 0;
+}
+
 static void
 stanza_ser_enter(struct stanza_ser *s, const struct stanza *n)
 {
@@ -749,10 +771,10 @@ stanza_ser_enter(struct stanza_ser *s, const struct stanza *n)
 		s->dfltcap *= 2;
 		s->dflt = xreallocarray(s->dflt, s->dfltcap, sizeof(*s->dflt));
 	}
-	s->dflt[s->depth] = n->ns;
-	util_buf_puts(s->out, "<");
+	s->dflt[s->depth] = stanza_is_xml_ns(n) ? inherited : n->ns;
+	util_buf_puts(s->out, stanza_is_xml_ns(n) ? "<xml:" : "<");
 	util_buf_puts(s->out, n->name);
-	if (strcmp(n->ns, inherited) != 0)
+	if (!stanza_is_xml_ns(n) && strcmp(n->ns, inherited) != 0)
 		stanza_put_attr(s->out, NULL, "xmlns", n->ns);
 	stanza_ser_attrs(s, n);
 	util_buf_puts(s->out, n->first != NULL ? ">" : "/>");
@@ -764,7 +786,7 @@ stanza_ser_leave(struct stanza_ser *s, const struct stanza *n)
 	if (!stanza_is_elem(n))
 		return;
 	if (n->first != NULL) {
-		util_buf_puts(s->out, "</");
+		util_buf_puts(s->out, stanza_is_xml_ns(n) ? "</xml:" : "</");
 		util_buf_puts(s->out, n->name);
 		util_buf_puts(s->out, ">");
 	}

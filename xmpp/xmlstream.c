@@ -30,6 +30,7 @@
 
 #define XMLSTREAM_SEP '\x01'    /* not an XML character: cannot be in a URI */
 #define XMLSTREAM_DEF_STANZA (512 * 1024)
+#define XMLSTREAM_MAX_STANZA ((size_t)1 << 40)
 #define XMLSTREAM_DEF_DEPTH 64
 #define XMLSTREAM_DEF_ATTRS 64
 
@@ -58,7 +59,8 @@ struct xmlstream {
 	char detail[128];
 	bool stopped;
 	bool reset_pending;
-	bool in_feed;
+	bool in_feed;                   /* callbacks may run */
+	bool in_parse;                  /* expat is running */
 
 	struct stanza *hdr;
 	struct xmlstream_decl *hdrns;   /* declarations on the header */
@@ -67,6 +69,7 @@ struct xmlstream {
 	size_t nns;
 	unsigned pending_decls;         /* for the next start tag */
 	bool pending_unsafe;
+	bool bad_text;                  /* text at stream level, see enter */
 
 	unsigned depth;                 /* open elements; the stream is 1 */
 	struct stanza *top;             /* top-level element being built */
@@ -142,7 +145,7 @@ xmlstream_fail(struct xmlstream *xs, int err, const char *detail)
 	xs->state = XMLSTREAM_FAILED;
 	xs->err = err;
 	snprintf(xs->detail, sizeof(xs->detail), "%s", detail);
-	if (xs->in_feed)
+	if (xs->in_parse)
 		XML_StopParser(xs->parser, XML_FALSE);
 	if (xs->cbs.error != NULL)
 		xs->cbs.error(xs->arg, err, xs->detail);
@@ -156,18 +159,32 @@ xmlstream_hold_from(const struct xmlstream *xs)
 	return xs->depth >= 2 ? xs->top_start : xs->mark;
 }
 
-/* Common entry of every handler: ignore events after a stop or error (expat
- * may still deliver a few), and refuse a token that takes what is held past
- * the limit. The same test runs after each feed on the unparsed tail, so a
- * split never changes the outcome. */
+/* Common entry of every handler but text: ignore events after a stop or
+ * error (expat may still deliver a few), and refuse a token that takes what
+ * is held past the limit (for a top-level element: its size so far). */
 static bool
-xmlstream_enter(struct xmlstream *xs)
+xmlstream_enter_any(struct xmlstream *xs)
 {
 	if (!xmlstream_live(xs))
 		return false;
 	xs->ev_end = xmlstream_event_end(xs);
 	if (xs->ev_end - xmlstream_hold_from(xs) > xs->opts.max_stanza) {
 		xmlstream_fail(xs, S2SD_EXML_LIMIT, "stanza too large");
+		return false;
+	}
+	return true;
+}
+
+/* Text at stream level is refused at the next event that is not text:
+ * expat cuts text differently at the end of a buffer (before "]]>", for
+ * one), and this way any split gives the same first error. */
+static bool
+xmlstream_enter(struct xmlstream *xs)
+{
+	if (!xmlstream_enter_any(xs))
+		return false;
+	if (xs->bad_text) {
+		xmlstream_fail(xs, S2SD_EXML_MALFORMED, "text at stream level");
 		return false;
 	}
 	return true;
@@ -373,19 +390,17 @@ xmlstream_on_chars(void *arg, const XML_Char *s, int len)
 	struct xmlstream *xs = arg;
 	int i;
 
-	if (!xmlstream_enter(xs))
+	if (!xmlstream_enter_any(xs))
 		return;
 	if (xs->depth >= 2) {
 		stanza__add_text_len(xs->cur, s, (size_t)len);
 		return;
 	}
 	for (i = 0; i < len; i++)
-		if (!xmlstream_is_space(s[i])) {
-			xmlstream_fail(xs, S2SD_EXML_MALFORMED,
-			               "text at stream level");
-			return;
-		}
-	xs->mark = xs->ev_end;
+		if (!xmlstream_is_space(s[i]))
+			xs->bad_text = true;
+	if (!xs->bad_text)
+		xs->mark = xs->ev_end;
 }
 
 static void
@@ -462,7 +477,6 @@ static void
 xmlstream_expat_error(struct xmlstream *xs)
 {
 	enum XML_Error e = XML_GetErrorCode(xs->parser);
-	uint64_t at = (uint64_t)XML_GetCurrentByteIndex(xs->parser);
 	int err = S2SD_EXML_MALFORMED;
 
 	switch (e) {
@@ -485,11 +499,6 @@ xmlstream_expat_error(struct xmlstream *xs)
 	default:
 		break;
 	}
-	/* An error found past the limit is the limit's: a split feed would
-	 * have stopped there before reaching it. */
-	if (at > xmlstream_hold_from(xs) &&
-	    at - xmlstream_hold_from(xs) > xs->opts.max_stanza)
-		err = S2SD_EXML_LIMIT;
 	xmlstream_fail(xs, err, XML_ErrorString(e));
 }
 
@@ -532,6 +541,9 @@ xmlstream_new(const struct xmlstream_opts *opts,
 		xs->opts = *opts;
 	if (xs->opts.max_stanza == 0)
 		xs->opts.max_stanza = XMLSTREAM_DEF_STANZA;
+	/* Offsets plus the limit must not wrap. */
+	if (xs->opts.max_stanza > XMLSTREAM_MAX_STANZA)
+		xs->opts.max_stanza = XMLSTREAM_MAX_STANZA;
 	if (xs->opts.max_depth == 0)
 		xs->opts.max_depth = XMLSTREAM_DEF_DEPTH;
 	if (xs->opts.max_attrs == 0)
@@ -562,7 +574,7 @@ xmlstream_clear(struct xmlstream *xs)
 	xs->err = 0;
 	xs->stopped = xs->reset_pending = false;
 	xs->pending_decls = 0;
-	xs->pending_unsafe = xs->safe = false;
+	xs->pending_unsafe = xs->safe = xs->bad_text = false;
 	xs->depth = 0;
 	xs->pend_base = xs->fed = xs->mark = xs->top_start = xs->ev_end = 0;
 }
@@ -581,7 +593,7 @@ xmlstream_free(struct xmlstream *xs)
 void
 xmlstream_stop(struct xmlstream *xs)
 {
-	if (xs->in_feed && !xs->stopped && !xs->reset_pending)
+	if (xs->in_parse && !xs->stopped && !xs->reset_pending)
 		XML_StopParser(xs->parser, XML_FALSE);
 	xs->stopped = true;
 }
@@ -590,9 +602,9 @@ void
 xmlstream_reset(struct xmlstream *xs)
 {
 	if (xs->in_feed) {
-		/* Expat cannot be freed under its own callback: finish after
-		 * XML_Parse returns. */
-		if (!xs->stopped && !xs->reset_pending)
+		/* Expat cannot be freed under its own callback: finish when
+		 * xmlstream_feed returns. */
+		if (xs->in_parse && !xs->stopped && !xs->reset_pending)
 			XML_StopParser(xs->parser, XML_FALSE);
 		xs->reset_pending = true;
 		return;
@@ -616,16 +628,22 @@ xmlstream_after_close(struct xmlstream *xs, const char *buf, size_t len)
 	return 0;
 }
 
-/* Run expat over BUF (already appended to PEND), in pieces expat's int
- * length can take. */
+/* Run expat over BUF (already appended to PEND). Expat never gets more than
+ * one byte past the limit from where we hold bytes, and the limit is checked
+ * at that point: expat then sees the same prefixes and we check at the same
+ * offsets however the caller splits the input, so the outcome is the same
+ * (an error past the limit in a token that never ends, for instance, is
+ * always the limit's). */
 static void
 xmlstream_parse(struct xmlstream *xs, const char *buf, size_t len)
 {
+	uint64_t room;
 	size_t n;
 
-	xs->in_feed = true;
-	do {
-		n = len > INT_MAX / 2 ? INT_MAX / 2 : len;
+	xs->in_parse = true;
+	while (len > 0 && xmlstream_live(xs)) {
+		room = xmlstream_hold_from(xs) + xs->opts.max_stanza + 1 - xs->fed;
+		n = len < room ? len : (size_t)room;
 		xs->fed += n;
 		if (XML_Parse(xs->parser, buf, (int)n, XML_FALSE) !=
 		        XML_STATUS_OK &&
@@ -633,57 +651,79 @@ xmlstream_parse(struct xmlstream *xs, const char *buf, size_t len)
 			xmlstream_expat_error(xs);
 		buf += n;
 		len -= n;
-	} while (len > 0 && xmlstream_live(xs));
-	xs->in_feed = false;
+		if (xmlstream_live(xs) &&
+		    xs->fed - xmlstream_hold_from(xs) > xs->opts.max_stanza)
+			xmlstream_fail(xs, S2SD_EXML_LIMIT, "stanza too large");
+	}
+	xs->in_parse = false;
 }
 
-/* Drop what no event or raw copy can need any more; refuse to hold more
- * than the limit. */
-static int
+/* Drop what no event or raw copy can need any more. */
+static void
 xmlstream_trim(struct xmlstream *xs)
 {
 	uint64_t from = xmlstream_hold_from(xs);
 
-	if (xs->fed - from > xs->opts.max_stanza) {
-		xmlstream_fail(xs, S2SD_EXML_LIMIT, "stanza too large");
-		return xs->err;
-	}
 	util_buf_consume(&xs->pend, (size_t)(from - xs->pend_base));
 	xs->pend_base = from;
-	return 0;
+}
+
+/* The body of xmlstream_feed, which runs with callbacks allowed. */
+static int
+xmlstream_feed_cb(struct xmlstream *xs, const char *buf, size_t len)
+{
+	uint64_t start = xs->fed, left;
+	const char *nul;
+	size_t n;
+
+	if (xs->state == XMLSTREAM_CLOSED)
+		return xmlstream_after_close(xs, buf, len);
+	/* NUL is never XML. Expat also takes a NUL among the first bytes (or
+	 * a UTF-16 BOM) as a switch to UTF-16 even when told UTF-8, which
+	 * would make raw bytes differ from what they mean: expat never sees
+	 * one. UTF-16 markup cannot get past it, as its '<' has a NUL. */
+	nul = memchr(buf, '\0', len);
+	n = nul != NULL ? (size_t)(nul - buf) : len;
+	util_buf_append(&xs->pend, buf, n);
+	xmlstream_parse(xs, buf, n);
+	/* Bytes after the event during which a callback stopped or reset. */
+	left = start + len - xs->ev_end;
+	if (left > len)
+		left = len;
+	if (xs->state == XMLSTREAM_FAILED)
+		return xs->err;
+	if (xs->stopped || xs->reset_pending)
+		return (int)left;
+	if (xs->state == XMLSTREAM_CLOSED)
+		return xmlstream_after_close(xs, buf + len - left, (size_t)left);
+	xmlstream_trim(xs);
+	if (nul == NULL)
+		return 0;
+	xmlstream_fail(xs, S2SD_EXML_MALFORMED, "NUL byte");
+	return xs->err;
 }
 
 int
 xmlstream_feed(struct xmlstream *xs, const void *buf, size_t len)
 {
-	uint64_t start = xs->fed, left;
+	int rc;
 
 	if (xs->in_feed)
 		fatalx("%s: called from a callback", __func__);
+	if (len > INT_MAX)
+		fatalx("%s: %zu bytes at once", __func__, len);
 	if (xs->stopped)
 		return -ECANCELED;
 	if (xs->state == XMLSTREAM_FAILED)
 		return xs->err;
-	if (xs->state == XMLSTREAM_CLOSED)
-		return xmlstream_after_close(xs, buf, len);
-	util_buf_append(&xs->pend, buf, len);
-	xmlstream_parse(xs, buf, len);
-	/* Bytes after the event during which a callback stopped or reset. */
-	left = start + len - xs->ev_end;
-	if (left > len)
-		left = len;
-	if (xs->reset_pending) {
+	if (len == 0)
+		return 0;
+	xs->in_feed = true;
+	rc = xmlstream_feed_cb(xs, buf, len);
+	xs->in_feed = false;
+	if (xs->reset_pending)
 		xmlstream_reset(xs);
-		return (int)left;
-	}
-	if (xs->state == XMLSTREAM_FAILED)
-		return xs->err;
-	if (xs->stopped)
-		return (int)left;
-	if (xs->state == XMLSTREAM_CLOSED)
-		return xmlstream_after_close(xs, (const char *)buf + len - left,
-		                             (size_t)left);
-	return xmlstream_trim(xs);
+	return rc;
 }
 
 const struct stanza *

@@ -7,10 +7,18 @@
  * it with stanza_free), close (</stream:stream>) and error (once; DETAIL is
  * borrowed for the call). The same bytes give the same events however they
  * are split between calls. A callback may call xmlstream_stop() or
- * xmlstream_reset() but never xmlstream_feed() or xmlstream_free().
- * Whitespace after </stream:stream> is ignored; anything else is
- * S2SD_EXML_CLOSED. An unfinished token already longer than max_stanza is
- * refused (S2SD_EXML_LIMIT) without waiting for its end. */
+ * xmlstream_reset() but never xmlstream_feed() or xmlstream_free() (fatal).
+ *
+ * Restricted XML (RFC 6120 11.1: DTD, entity declarations and references
+ * other than the five predefined, comments, processing instructions) is
+ * S2SD_EXML_RESTRICTED; the XML declaration is allowed at the very start,
+ * with UTF-8 only (else S2SD_EXML_ENCODING). Malformed input, NUL bytes and
+ * text other than white space between stanzas (reported at the next event)
+ * are S2SD_EXML_MALFORMED; a root that is not {streams}stream is
+ * S2SD_EXML_NAMESPACE. White space after </stream:stream> is ignored;
+ * anything else is S2SD_EXML_CLOSED. A token already longer than max_stanza
+ * is refused (S2SD_EXML_LIMIT) without waiting for its end, so a peer never
+ * makes us hold more than max_stanza bytes (plus one read). */
 #ifndef S2SD_XMLSTREAM_H
 #define S2SD_XMLSTREAM_H
 
