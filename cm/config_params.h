@@ -47,6 +47,9 @@
 	  "local email domains (email address for federation)")               \
 	X(DOMAINS_ALIASES, "domains", "aliases", CONFIG_T_DOMAINS, "", 0, 0, 0, \
 	  "service aliases (chat, group chat, file transfer nodes)")          \
+	X(DOMAINS_EMAIL_FEDERATION, "domains", "email_federation", CONFIG_T_BOOL, \
+	  "no", 0, 0, 0,                                                        \
+	  "federate users under their email address (directory mappings)")    \
 	X(FED_ENABLED, "federation", "enabled", CONFIG_T_BOOL, "yes", 0, 0,    \
 	  CONFIG_F_RESTART, "S2S listener and outbound federation on this node") \
 	X(FED_LISTEN, "federation", "listen", CONFIG_T_ADDRS,                  \
