@@ -159,4 +159,6 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJS:.o=.d) $(TESTLIB_OBJS:.o=.d) $(TESTS:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
+# Header dependencies of every object built so far (library, programs,
+# tests, benches, fuzzers).
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

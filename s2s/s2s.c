@@ -186,6 +186,16 @@ s2s_cb_verify_result(void *arg, struct s2s_conn *c, const char *local,
 }
 
 static void
+s2s_cb_pair_refused(void *arg, struct s2s_conn *c, const char *local,
+                    const char *remote, int err)
+{
+	struct s2s_link *l = arg;
+
+	(void)c;
+	s2s__out_pair_refused(l, local, remote, err);
+}
+
+static void
 s2s_cb_closed(void *arg, struct s2s_conn *c, int err, const char *why)
 {
 	struct s2s_link *l = arg;
@@ -204,7 +214,7 @@ s2s_cb_closed(void *arg, struct s2s_conn *c, int err, const char *why)
 const struct s2s_conn_cbs s2s__conn_cbs = {
     s2s_cb_is_local, s2s_cb_allowed_in, s2s_cb_authenticated,
     s2s_cb_stanza,   s2s_cb_db_key,     s2s_cb_db_verify,
-    s2s_cb_verify_result, s2s_cb_closed,
+    s2s_cb_verify_result, s2s_cb_pair_refused, s2s_cb_closed,
 };
 
 /* ---- the service ---- */

@@ -312,6 +312,15 @@ s2s_conn_st_verify_result(void *arg, const char *local, const char *remote,
 }
 
 static void
+s2s_conn_st_pair_refused(void *arg, const char *local, const char *remote,
+                         int err)
+{
+	struct s2s_conn *c = arg;
+
+	c->cbs.pair_refused(c->arg, c, local, remote, err);
+}
+
+static void
 s2s_conn_st_closed(void *arg, int err, const char *why)
 {
 	struct s2s_conn *c = arg;
@@ -337,7 +346,7 @@ static const struct s2s_stream_cbs s2s_conn_stream_cbs = {
     s2s_conn_st_check_cert,    s2s_conn_st_authenticated,
     s2s_conn_st_stanza,        s2s_conn_st_db_key,
     s2s_conn_st_db_verify,     s2s_conn_st_verify_result,
-    s2s_conn_st_closed,
+    s2s_conn_st_pair_refused,  s2s_conn_st_closed,
 };
 
 /* ---- socket ---- */
@@ -549,6 +558,19 @@ s2s_conn_send_verify(struct s2s_conn *c, const char *local,
 	rc = s2s_stream_send_verify(c->st, local, remote, id, key);
 	if (!c->transport_closing)
 		s2s_conn_arm(c);
+	return rc;
+}
+
+int
+s2s_conn_add_pair(struct s2s_conn *c, const char *local)
+{
+	int rc;
+
+	if (c->closed_reported)
+		return -ENOTCONN;
+	rc = s2s_stream_add_pair(c->st, local);
+	if (rc == 0)
+		c->last_out = s2s_conn_now(c);
 	return rc;
 }
 

@@ -54,6 +54,9 @@ struct s2s_conn_cbs {
 	void (*verify_result)(void *arg, struct s2s_conn *c, const char *local,
 	                      const char *remote, const char *id, bool valid,
 	                      int err);
+	/* OUT: a pair added with s2s_conn_add_pair() was refused. */
+	void (*pair_refused)(void *arg, struct s2s_conn *c, const char *local,
+	                     const char *remote, int err);
 	/* The stream is over (ERR 0: clean close). Once. */
 	void (*closed)(void *arg, struct s2s_conn *c, int err,
 	               const char *why);
@@ -71,6 +74,8 @@ int s2s_conn_send(struct s2s_conn *c, const struct stanza *st);
 /* OUT: ask the peer to verify a dialback key (s2s_stream_send_verify). */
 int s2s_conn_send_verify(struct s2s_conn *c, const char *local,
                          const char *remote, const char *id, const char *key);
+/* OUT: piggyback LOCAL on this ready stream (s2s_stream_add_pair). */
+int s2s_conn_add_pair(struct s2s_conn *c, const char *local);
 void s2s_conn_dialback_verified(struct s2s_conn *c, const char *local,
                                 const char *remote, bool valid, int err);
 

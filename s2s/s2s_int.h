@@ -19,7 +19,8 @@ struct s2s_link {
 	struct s2s_conn *conn;
 	enum s2s_role role;
 	char *addr;                     /* IN: peer address, for limits */
-	struct s2s_attempt *attempt;    /* OUT: what it was opened for */
+	struct s2s_attempt *attempts;   /* OUT: the routes it serves (the
+	                                 * first opened it, others piggyback) */
 	struct s2s_vchan *vchan;        /* OUT: a dialback verification stream */
 	struct s2s_link *next, **prevp;
 };
@@ -80,6 +81,8 @@ extern const struct s2s_route_cbs s2s__route_cbs;
 void s2s__out_authenticated(struct s2s_link *l, const char *local,
                             const char *remote);
 void s2s__out_closed(struct s2s_link *l, int err);
+void s2s__out_pair_refused(struct s2s_link *l, const char *local,
+                           const char *remote, int err);
 void s2s__out_cancel_all(struct s2s *s);
 /* Reload: bounce and stop routes whose remote the policy now denies. */
 void s2s__out_policy_changed(struct s2s *s);

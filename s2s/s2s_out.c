@@ -33,15 +33,42 @@ struct s2s_attempt {
 	bool ready;
 	int last_err;
 	int cancel_err;         /* why a lookup or connect was cancelled */
+	bool piggy;             /* riding on another route's stream */
 	struct s2s_link *link;  /* the connection, once connected */
+	struct s2s_attempt *lnext;      /* next attempt on the same link */
 	struct s2s_attempt *next, **prevp;
 };
+
+static void
+s2s_out_attach(struct s2s_attempt *a, struct s2s_link *l)
+{
+	a->link = l;
+	a->lnext = l->attempts;
+	l->attempts = a;
+}
+
+static void
+s2s_out_detach(struct s2s_attempt *a)
+{
+	struct s2s_attempt **pp;
+
+	if (a->link == NULL)
+		return;
+	for (pp = &a->link->attempts; *pp != NULL; pp = &(*pp)->lnext)
+		if (*pp == a) {
+			*pp = a->lnext;
+			break;
+		}
+	a->link = NULL;
+	a->lnext = NULL;
+}
 
 static void s2s_out_connect_from(struct s2s_attempt *a, size_t first);
 
 static void
 s2s_out_free(struct s2s_attempt *a)
 {
+	s2s_out_detach(a);
 	if (a->next != NULL)
 		a->next->prevp = a->prevp;
 	*a->prevp = a->next;
@@ -103,8 +130,7 @@ s2s_out_on_connected(int status, const struct dns_connect_result *r,
 	         "prio=%u tls=%s", a->remote, addr,
 	         cand->via_srv ? "srv" : "fallback", cand->prio,
 	         r->direct_tls ? "direct" : a->no_tls ? "off" : "starttls");
-	a->link = s2s__link_new(s, S2S_ROLE_OUT, NULL);
-	a->link->attempt = a;
+	s2s_out_attach(a, s2s__link_new(s, S2S_ROLE_OUT, NULL));
 	s2s__conn_opts(s, S2S_ROLE_OUT, a->local, a->remote, &o);
 	o.stream.direct_tls = r->direct_tls;
 	o.stream.connid = a->connid;
@@ -170,11 +196,39 @@ s2s_out_on_resolved(int status, struct dns_cand_list *cands, void *arg)
 }
 
 static void
+s2s_out_resolve(struct s2s_attempt *a)
+{
+	int rc = dns_resolve(a->s->dns, a->remote, a->connid,
+	                     s2s_out_on_resolved, a, &a->lk);
+
+	if (rc < 0)
+		s2s_out_fail(a, rc);
+}
+
+/* A ready outbound stream to REMOTE that can take one more pair. */
+static struct s2s_link *
+s2s_out_piggy_link(struct s2s *s, const char *remote)
+{
+	struct s2s_link *l;
+	const struct s2s_stream *st;
+
+	for (l = s->links; l != NULL; l = l->next) {
+		if (l->role != S2S_ROLE_OUT || l->vchan != NULL)
+			continue;
+		st = s2s_conn_stream(l->conn);
+		if (s2s_stream_can_add_pair(st) &&
+		    strcmp(s2s_stream_remote(st), remote) == 0)
+			return l;
+	}
+	return NULL;
+}
+
+static void
 s2s_out_route_connect(void *arg, struct s2s_route *r)
 {
 	struct s2s *s = arg;
 	struct s2s_attempt *a = xcalloc(1, sizeof(*a));
-	int rc;
+	struct s2s_link *l;
 
 	a->s = s;
 	a->route = r;
@@ -190,10 +244,17 @@ s2s_out_route_connect(void *arg, struct s2s_route *r)
 	s2s_route_set_data(r, a);
 	log_debug(LOG_SUB_S2S, a->connid, "out route-start local=%s remote=%s",
 	          a->local, a->remote);
-	rc = dns_resolve(s->dns, a->remote, a->connid, s2s_out_on_resolved, a,
-	                 &a->lk);
-	if (rc < 0)
-		s2s_out_fail(a, rc);
+	/* One TCP connection serves several local domains: piggyback on a
+	 * ready stream to the same domain when dialback allows it. */
+	if ((l = s2s_out_piggy_link(s, a->remote)) != NULL) {
+		s2s_out_attach(a, l);
+		a->piggy = true;
+		if (s2s_conn_add_pair(l->conn, a->local) == 0)
+			return;
+		s2s_out_detach(a);
+		a->piggy = false;
+	}
+	s2s_out_resolve(a);
 }
 
 static void
@@ -233,29 +294,70 @@ const struct s2s_route_cbs s2s__route_cbs = {
     s2s_out_route_drop,
 };
 
+static struct s2s_attempt *
+s2s_out_on_link(struct s2s_link *l, const char *local, const char *remote)
+{
+	struct s2s_attempt *a;
+
+	for (a = l->attempts; a != NULL; a = a->lnext)
+		if (!a->ready && strcmp(local, a->local) == 0 &&
+		    strcmp(remote, a->remote) == 0)
+			return a;
+	return NULL;
+}
+
 void
 s2s__out_authenticated(struct s2s_link *l, const char *local,
                        const char *remote)
 {
-	struct s2s_attempt *a = l->attempt;
+	struct s2s_attempt *a = s2s_out_on_link(l, local, remote);
 
-	if (a == NULL || a->ready || strcmp(local, a->local) != 0 ||
-	    strcmp(remote, a->remote) != 0)
+	if (a == NULL)
 		return;
 	a->ready = true;
 	s2s_route_ready(a->route, uv_now(a->s->loop));
 	s2s__route_timer_arm(a->s);
 }
 
+/* A piggybacked pair was refused: this route gets its own connection. */
+void
+s2s__out_pair_refused(struct s2s_link *l, const char *local,
+                      const char *remote, int err)
+{
+	struct s2s_attempt *a = s2s_out_on_link(l, local, remote);
+
+	if (a == NULL || !a->piggy)
+		return;
+	log_info(LOG_SUB_S2S, a->connid, "out piggyback-failed local=%s "
+	         "remote=%s reason=%s: own connection", local, remote,
+	         err_name(err));
+	s2s_out_detach(a);
+	a->piggy = false;
+	if (a->s->closing)
+		s2s_out_fail(a, S2SD_ESHUTDOWN);
+	else
+		s2s_out_resolve(a);
+}
+
+static void s2s_out_one_closed(struct s2s_attempt *a, struct s2s_link *l,
+                               int err);
+
 void
 s2s__out_closed(struct s2s_link *l, int err)
 {
-	struct s2s_attempt *a = l->attempt;
+	struct s2s_attempt *a;
+
+	while ((a = l->attempts) != NULL) {
+		s2s_out_detach(a);
+		s2s_out_one_closed(a, l, err);
+	}
+}
+
+static void
+s2s_out_one_closed(struct s2s_attempt *a, struct s2s_link *l, int err)
+{
 	struct s2s *s = l->s;
 
-	if (a == NULL)
-		return;
-	a->link = NULL;
 	if (s2s_stream_peer_opened(s2s_conn_stream(l->conn)))
 		a->opened = true;
 	if (a->ready) {

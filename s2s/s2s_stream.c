@@ -145,8 +145,10 @@ s2s_stream__report_closed(struct s2s_stream *st, int err, const char *why)
 	st->closed_reported = true;
 	xmlstream_stop(st->xml);
 	s2s_stream__enter(st, S2S_ST_CLOSED);
-	if (st->opts.role == S2S_ROLE_OUT)
+	if (st->opts.role == S2S_ROLE_OUT) {
 		s2s_stream__out_fail_verifies(st, err < 0 ? err : S2SD_ESTREAM);
+		s2s_stream__out_fail_pairs(st, err < 0 ? err : S2SD_ESTREAM);
+	}
 	st->cbs.closed(st->arg, err, why != NULL ? why : err_str(err));
 }
 

@@ -93,6 +93,10 @@ struct s2s_stream_cbs {
 	 * VALID, or ERR < 0 (its error, or the stream failed first). */
 	void (*verify_result)(void *arg, const char *local, const char *remote,
 	                      const char *id, bool valid, int err);
+	/* OUT: a pair added with s2s_stream_add_pair() was refused by the
+	 * peer (ERR S2SD_EAUTH) or could not be tried. */
+	void (*pair_refused)(void *arg, const char *local, const char *remote,
+	                     int err);
 	/* The stream is over: ERR 0 for a clean close, else the reason (WHY
 	 * says it for logs). Once. The owner closes the connection once the
 	 * bytes already sent are written. */
@@ -130,6 +134,14 @@ int s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s);
 int s2s_stream_send_verify(struct s2s_stream *st, const char *local,
                            const char *remote, const char *id,
                            const char *key);
+/* OUT, ready: authenticate one more local domain LOCAL towards the same
+ * remote domain on this stream with dialback (piggybacking, XEP-0220 2.4):
+ * the authenticated or pair_refused callback follows. 0, or -ENOTSUP when
+ * the stream cannot (no dialback offered or usable), -ENOTCONN when not
+ * ready. */
+int s2s_stream_add_pair(struct s2s_stream *st, const char *local);
+/* Can s2s_stream_add_pair() be used on this stream? */
+bool s2s_stream_can_add_pair(const struct s2s_stream *st);
 /* Whitespace keepalive (only when ready). */
 void s2s_stream_keepalive(struct s2s_stream *st);
 /* Close: ERR 0 sends </stream:stream>; otherwise a stream error with the

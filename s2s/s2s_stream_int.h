@@ -121,6 +121,8 @@ void s2s_stream__out_element(struct s2s_stream *st, struct stanza *el);
 void s2s_stream__out_tls_done(struct s2s_stream *st);
 /* Send every queued <db:verify/> once the stream can carry them. */
 void s2s_stream__out_flush_verifies(struct s2s_stream *st);
+/* Report pending piggybacked pairs as refused with ERR (closing). */
+void s2s_stream__out_fail_pairs(struct s2s_stream *st, int err);
 /* Answer every open verification with ERR (the stream is ending). */
 void s2s_stream__out_fail_verifies(struct s2s_stream *st, int err);
 

@@ -20,27 +20,57 @@ s2s_stream__out_start(struct s2s_stream *st)
 	s2s_stream__send_header(st, st->local, st->remote);
 }
 
+/* <db:result from=LOCAL to=remote>KEY</db:result> for LOCAL. */
 static void
-s2s_out_dialback(struct s2s_stream *st)
+s2s_out_send_result(struct s2s_stream *st, const char *local)
 {
 	struct stanza *r;
 	char key[65];
 
+	st->cbs.dialback_key(st->arg, st->remote, local, st->id, key);
+	r = stanza_new(S2S_NS_DIALBACK, "result");
+	stanza_set_attr(r, "from", local);
+	stanza_set_attr(r, "to", st->remote);
+	stanza_add_text(r, key);
+	s2s_stream__send_elem(st, r);
+	stanza_free(r);
+	s2s_stream__pair_add(st, local, st->remote, S2S_AUTH_DIALBACK,
+	                     S2S_PAIR_PENDING);
+}
+
+static void
+s2s_out_dialback(struct s2s_stream *st)
+{
 	if (st->id == NULL) {
 		s2s_stream__fail(st, S2SD_EPROTO, "invalid-xml",
 		                 "the peer's stream has no id for dialback");
 		return;
 	}
-	st->cbs.dialback_key(st->arg, st->remote, st->local, st->id, key);
-	r = stanza_new(S2S_NS_DIALBACK, "result");
-	stanza_set_attr(r, "from", st->local);
-	stanza_set_attr(r, "to", st->remote);
-	stanza_add_text(r, key);
-	s2s_stream__send_elem(st, r);
-	stanza_free(r);
-	s2s_stream__pair_add(st, st->local, st->remote, S2S_AUTH_DIALBACK,
-	                     S2S_PAIR_PENDING);
+	s2s_out_send_result(st, st->local);
 	s2s_stream__enter(st, S2S_ST_WAIT_DIALBACK);
+}
+
+bool
+s2s_stream_can_add_pair(const struct s2s_stream *st)
+{
+	return st->opts.role == S2S_ROLE_OUT && st->state == S2S_ST_READY &&
+	       !st->opts.verify_only && st->db_offered && st->id != NULL &&
+	       s2s_stream__dialback_usable(st);
+}
+
+int
+s2s_stream_add_pair(struct s2s_stream *st, const char *local)
+{
+	if (st->state != S2S_ST_READY || st->closed_reported)
+		return -ENOTCONN;
+	if (!s2s_stream_can_add_pair(st) || st->npairs == S2S_MAX_PAIRS)
+		return -ENOTSUP;
+	if (s2s_stream__pair(st, local, st->remote) != NULL)
+		return 0;
+	log_debug(LOG_SUB_S2S, st->opts.connid, "out piggyback local=%s "
+	          "remote=%s", local, st->remote);
+	s2s_out_send_result(st, local);
+	return 0;
 }
 
 void
@@ -181,6 +211,35 @@ s2s_out_sasl_answer(struct s2s_stream *st, const struct stanza *el)
 	                 "SASL EXTERNAL failed and dialback is not possible");
 }
 
+/* An answer for a pair added on a ready stream. */
+static void
+s2s_out_piggy_result(struct s2s_stream *st, const struct stanza *el)
+{
+	char local[S2S_DOMAIN_MAX];
+	const char *type = stanza_attr(el, "type");
+	struct s2s_pair *p = NULL;
+	size_t i;
+
+	if (s2s_stream__attr_domain(el, "to", local, sizeof(local)))
+		p = s2s_stream__pair(st, local, st->remote);
+	if (p == NULL || p->state != S2S_PAIR_PENDING || type == NULL) {
+		s2s_stream__fail(st, S2SD_EPROTO, "invalid-xml",
+		                 "db:result answer without a request");
+		return;
+	}
+	if (strcmp(type, "valid") == 0) {
+		s2s_stream__pair_valid(st, p);
+		return;
+	}
+	log_info(LOG_SUB_S2S, st->opts.connid, "out piggyback-refused "
+	         "local=%s remote=%s type=%s", local, st->remote, type);
+	free(p->local);
+	free(p->remote);
+	i = (size_t)(p - st->pairs);
+	st->pairs[i] = st->pairs[--st->npairs];
+	st->cbs.pair_refused(st->arg, local, st->remote, S2SD_EAUTH);
+}
+
 static void
 s2s_out_db_result(struct s2s_stream *st, const struct stanza *el)
 {
@@ -280,6 +339,20 @@ s2s_stream__out_flush_verifies(struct s2s_stream *st)
 }
 
 void
+s2s_stream__out_fail_pairs(struct s2s_stream *st, int err)
+{
+	size_t i;
+
+	/* Only pairs added on a ready stream: the first pair's failure is
+	 * the stream's own. */
+	for (i = 0; i < st->npairs; i++)
+		if (st->pairs[i].state == S2S_PAIR_PENDING &&
+		    st->auth != S2S_AUTH_NONE)
+			st->cbs.pair_refused(st->arg, st->pairs[i].local,
+			                     st->pairs[i].remote, err);
+}
+
+void
 s2s_stream__out_fail_verifies(struct s2s_stream *st, int err)
 {
 	struct s2s_verify_req *r;
@@ -338,6 +411,9 @@ s2s_stream__out_element(struct s2s_stream *st, struct stanza *el)
 	else if (st->state == S2S_ST_WAIT_DIALBACK &&
 	         s2s_stream__is(el, S2S_NS_DIALBACK, "result"))
 		s2s_out_db_result(st, el);
+	else if (st->state == S2S_ST_READY &&
+	         s2s_stream__is(el, S2S_NS_DIALBACK, "result"))
+		s2s_out_piggy_result(st, el);
 	else
 		s2s_stream__fail(st, S2SD_EPROTO, "unsupported-stanza-type",
 		                 "unexpected element during negotiation");

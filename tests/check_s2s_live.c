@@ -27,6 +27,7 @@
 
 struct side {
 	const char *domain;
+	const char *domain2;    /* a second local domain (piggybacking) */
 	struct s2s *s2s;
 	struct tls_ctx *tls;
 	struct policy *pol;
@@ -53,7 +54,10 @@ static struct world W;
 static bool
 side_is_local(void *arg, const char *domain)
 {
-	return strcmp(((struct side *)arg)->domain, domain) == 0;
+	struct side *sd = arg;
+
+	return strcmp(sd->domain, domain) == 0 ||
+	       (sd->domain2 != NULL && strcmp(sd->domain2, domain) == 0);
 }
 
 static void
@@ -581,6 +585,62 @@ START_TEST(test_forged_dialback_refused)
 END_TEST
 
 static void
+send_from(struct side *sd, const char *from, const char *to, int n)
+{
+	struct stanza *m = stanza_new("jabber:server", "message");
+	char id[32];
+
+	snprintf(id, sizeof(id), "m%d", n);
+	stanza_set_attr(m, "from", from);
+	stanza_set_attr(m, "to", to);
+	stanza_set_attr(m, "id", id);
+	s2s_send(sd->s2s, m);
+}
+
+static size_t
+count_lines(struct side *sd, const char *what)
+{
+	struct util_buf d = {0};
+	const char *p;
+	size_t n = 0;
+
+	s2s_describe(sd->s2s, &d);
+	for (p = d.data; p != NULL && (p = strstr(p, what)) != NULL; p++)
+		n++;
+	util_buf_free(&d);
+	return n;
+}
+
+START_TEST(test_piggyback_one_connection)
+{
+	char spec[64];
+
+	world_start();
+	next.secret = "secret-of-a";
+	W.a.domain2 = "a2.test";
+	side_start(&W.a, "a1.test", S2S_SEC_NONE, true, "default allow\n");
+	next.secret = "secret-of-b";
+	side_start(&W.b, "b.test", S2S_SEC_NONE, true, "default allow\n");
+	expect_b_at(W.b.port, 0);
+	snprintf(spec, sizeof(spec), "a1.test:%d=127.0.0.1", W.a.port);
+	fake_dns_expect_text("a1.test", spec);
+	snprintf(spec, sizeof(spec), "a2.test:%d=127.0.0.1", W.a.port);
+	fake_dns_expect_text("a2.test", spec);
+	send_from(&W.a, "x@a1.test", "bob@b.test", 1);
+	world_run(0, 1, 10);
+	ck_assert_uint_eq(W.b.ngot, 1);
+	send_from(&W.a, "y@a2.test", "bob@b.test", 2);
+	world_run(0, 2, 10);
+	ck_assert_msg(!W.timed_out && W.b.ngot == 2, "a2.test not delivered");
+	ck_assert_str_eq(stanza_attr(W.b.got[1], "from"), "y@a2.test");
+	/* Both pairs on one outbound TCP connection. */
+	ck_assert_uint_eq(count_lines(&W.a, " out "), 1);
+	ck_assert_uint_eq(count_lines(&W.a, " out local=a1.test remote=b.test"), 1);
+	world_stop();
+}
+END_TEST
+
+static void
 setup(void)
 {
 	char why[256];
@@ -614,6 +674,7 @@ live_suite(void)
 	tcase_add_test(tc, test_dialback_over_tls_untrusted);
 	tcase_add_test(tc, test_policy_in_refuses_without_verification);
 	tcase_add_test(tc, test_forged_dialback_refused);
+	tcase_add_test(tc, test_piggyback_one_connection);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -46,7 +46,7 @@ struct harness {
 	bool bytewise;
 	uint64_t now;
 	int starttls, closed, closed_err, auths, verifies, nstanzas;
-	int verify_results, verify_err;
+	int verify_results, verify_err, refused, refused_err;
 	bool verify_valid;
 	enum s2s_auth auth_how;
 	char auth_pair[256], verify_key[80], closed_why[256];
@@ -188,6 +188,16 @@ h_verify_result(void *arg, const char *local, const char *remote,
 }
 
 static void
+h_pair_refused(void *arg, const char *local, const char *remote, int err)
+{
+	struct harness *h = arg;
+
+	h->refused++;
+	h->refused_err = err;
+	h_log(h, "pair-refused %s %s", local, remote);
+}
+
+static void
 h_closed(void *arg, int err, const char *why)
 {
 	struct harness *h = arg;
@@ -201,7 +211,7 @@ h_closed(void *arg, int err, const char *why)
 static const struct s2s_stream_cbs h_cbs = {
     h_send,          h_starttls, h_is_local, h_allowed_in, h_check_cert,
     h_authenticated, h_stanza,   h_db_key,   h_db_verify,  h_verify_result,
-    h_closed,
+    h_pair_refused,  h_closed,
 };
 
 static void
@@ -717,6 +727,38 @@ out_verify_stream(struct harness *h)
 	ck_assert_int_lt(h->verify_err, 0);
 }
 
+static void
+out_piggyback(struct harness *h)
+{
+	char key[65], expect[160];
+
+	h_init(h, S2S_ROLE_OUT, S2S_SEC_OPTIONAL, h->bytewise);
+	ck_assert_int_eq(s2s_stream_add_pair(h->st, "b2.test"), -ENOTCONN);
+	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT));
+	h_feed(h, "<db:result from='a.test' to='b.test' type='valid'/>");
+	ck_assert_int_eq(h->auths, 1);
+	h_take(h);
+	ck_assert(s2s_stream_can_add_pair(h->st));
+	ck_assert_int_eq(s2s_stream_add_pair(h->st, "b2.test"), 0);
+	dialback_key(h->secret, "a.test", "b2.test", "peerid1", key);
+	snprintf(expect, sizeof(expect), "from='b2.test' to='a.test'>%s", key);
+	ck_sent(h, expect);
+	h_feed(h, "<db:result from='a.test' to='b2.test' type='valid'/>");
+	ck_assert_int_eq(h->auths, 2);
+	ck_assert_str_eq(h->auth_pair, "b2.test a.test");
+	ck_assert(s2s_stream_has_pair(h->st, "b2.test", "a.test"));
+	/* A third pair refused: reported, the stream stays. */
+	ck_assert_int_eq(s2s_stream_add_pair(h->st, "b3.test"), 0);
+	h_feed(h, "<db:result from='a.test' to='b3.test' type='invalid'/>");
+	ck_assert_int_eq(h->refused, 1);
+	ck_assert(s2s_stream_is_ready(h->st));
+	/* A pending one when the stream dies is reported too. */
+	ck_assert_int_eq(s2s_stream_add_pair(h->st, "b4.test"), 0);
+	h_feed(h, "</stream:stream>");
+	ck_assert_int_eq(h->refused, 2);
+	ck_assert_int_eq(h->closed, 1);
+}
+
 typedef void scenario_fn(struct harness *h);
 
 static scenario_fn *const scenarios[] = {
@@ -745,6 +787,7 @@ static scenario_fn *const scenarios[] = {
     out_restart_skipped,
     out_peer_stream_error,
     out_verify_stream,
+    out_piggyback,
 };
 
 START_TEST(test_scenario_split_invariant)

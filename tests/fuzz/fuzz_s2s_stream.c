@@ -70,11 +70,15 @@ static void fz_vresult(void *a, const char *l, const char *r, const char *id, bo
 {
 	(void)a; (void)l; (void)r; (void)id; (void)v; (void)e;
 }
+static void fz_refused(void *a, const char *l, const char *r, int e)
+{
+	(void)a; (void)l; (void)r; (void)e;
+}
 static void fz_closed(void *a, int e, const char *w) { (void)a; (void)e; (void)w; }
 
 static const struct s2s_stream_cbs fz_cbs = {
     fz_send, fz_starttls, fz_local, fz_allowed, fz_cert,
-    fz_auth, fz_stanza, fz_key, fz_verify, fz_vresult, fz_closed,
+    fz_auth, fz_stanza, fz_key, fz_verify, fz_vresult, fz_refused, fz_closed,
 };
 
 int
