@@ -97,9 +97,9 @@ route_log(const char *what, const struct stanza *st, const char *detail)
 {
 	const char *f = stanza_attr(st, "from"), *t = stanza_attr(st, "to");
 
-	log_debug(LOG_SUB_ROUTER, 0, "%s %s from=%s to=%s %s", what,
+	log_debug(LOG_SUB_ROUTER, 0, "%s %s from=%s to=%s%s%s", what,
 	          stanza_name(st), f != NULL ? f : "-", t != NULL ? t : "-",
-	          detail);
+	          *detail != '\0' ? " " : "", detail);
 }
 
 /* Out to S2S: the sender's email address for federation, jabber:server. */
@@ -123,13 +123,15 @@ router__bounce(struct router *r, struct stanza *st, const char *origin,
 {
 	struct router_node *n;
 	struct stanza *reply;
+	char detail[96];
 
+	snprintf(detail, sizeof(detail), "condition=%s", condition);
 	if (!stanza_is_bounceable(st)) {
-		route_log("drop", st, condition);
+		route_log("drop", st, detail);
 		stanza_free(st);
 		return;
 	}
-	route_log("bounce", st, condition);
+	route_log("bounce", st, detail);
 	reply = stanza_error_reply(st, route_error_type(condition), condition,
 	                           text);
 	stanza_free(st);
@@ -138,7 +140,7 @@ router__bounce(struct router *r, struct stanza *st, const char *origin,
 	else if ((n = router__node(r, origin)) != NULL)
 		router__to_node(r, n, reply, NULL);
 	else {
-		route_log("drop", reply, "sender's home node is gone");
+		route_log("drop", reply, "reason=\"sender's home node is gone\"");
 		stanza_free(reply);
 	}
 }
