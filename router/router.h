@@ -7,11 +7,12 @@
  * directory (router/directory.h) maps users and domains to home nodes.
  * Stanzas from S2S (router_deliver) go to the recipient's home node; a
  * stanza for a node that is not attached waits up to grace_ms for it, then
- * is answered with service-unavailable (bounceable stanzas only). Stanzas
- * from a home node must come from a local domain or alias that node may use
- * (else not-allowed back to it); to a local domain they are delivered
- * locally, to a remote one they go to the to_remote callback. Order per
- * (from, to) pair is preserved.
+ * is answered with service-unavailable (bounceable stanzas only); a full
+ * queue (queue_max_*) answers resource-constraint. Stanzas from a home node
+ * must come from an address of a local domain that the directory routes to
+ * that node (else not-allowed back to it); to a local domain they are
+ * delivered locally, to a remote one they go to the to_remote callback
+ * (which applies the policy). Order per (from, to) pair is preserved.
  *
  * Email address for federation (directory mappings, when email_federation
  * is on): outbound 'from' is rewritten to the user's email address,
@@ -51,6 +52,8 @@ struct router_opts {
 	bool replace_on_conflict;   /* a second link replaces the first */
 	bool email_federation;
 	uint64_t grace_ms;      /* stanzas wait this long for a home node */
+	size_t queue_max_stanzas;   /* per home node; 0: 1000 */
+	size_t queue_max_bytes;     /* per home node; 0: 4 MiB */
 	uint64_t handshake_timeout_ms;
 	struct xmlstream_opts xml;
 };

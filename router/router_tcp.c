@@ -1,0 +1,173 @@
+/* router_tcp.c - the TCP side of a home node's link: reads go to the link
+ * synchronously from one fixed buffer, each write is one allocation (the
+ * uv_write_t and the bytes) freed in its callback, and closing flushes what
+ * was written (uv_shutdown) before closing the handles, with a time limit
+ * for a peer that stopped reading. The last close callback tells the router
+ * the link is gone and frees the connection. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm/log.h"
+#include "cm/util.h"
+#include "router/router_int.h"
+
+#define ROUTER_TCP_READ_BUF 16384
+#define ROUTER_TCP_FLUSH_MS 5000
+
+struct router_tcp {
+	uv_tcp_t *tcp;          /* taken from the listener; freed on close */
+	uv_timer_t timer;       /* deferred error, then the flush limit */
+	uv_shutdown_t shutdown;
+	struct router_link *link;
+	int open;               /* handles not closed yet */
+	int error;              /* a write failure to report */
+	bool closing;           /* the link asked to close */
+	bool handles_closing;
+	char rbuf[ROUTER_TCP_READ_BUF];
+};
+
+struct router_tcp_write {
+	uv_write_t req;
+	char data[];
+};
+
+static void
+router_tcp_on_closed(uv_handle_t *h)
+{
+	struct router_tcp *c = h->data;
+
+	if (--c->open > 0)
+		return;
+	router__link_gone(c->link);
+	free(c->tcp);
+	free(c);
+}
+
+static void
+router_tcp_close_handles(struct router_tcp *c)
+{
+	if (c->handles_closing)
+		return;
+	c->handles_closing = true;
+	uv_close((uv_handle_t *)&c->timer, router_tcp_on_closed);
+	uv_close((uv_handle_t *)c->tcp, router_tcp_on_closed);
+}
+
+static void
+router_tcp_on_timer(uv_timer_t *t)
+{
+	struct router_tcp *c = t->data;
+
+	if (c->closing)
+		router_tcp_close_handles(c);    /* the flush took too long */
+	else if (c->error != 0)
+		router__link_eof(c->link, c->error);
+}
+
+static void
+router_tcp_on_write(uv_write_t *req, int status)
+{
+	struct router_tcp *c = req->handle->data;
+
+	free(req);
+	if (status < 0 && !c->closing)
+		router__link_eof(c->link, status);
+}
+
+/* A failure here is reported from the timer: the caller is in the middle
+ * of the link's own work. */
+static void
+router_tcp_write(void *arg, const char *buf, size_t len)
+{
+	struct router_tcp *c = arg;
+	struct router_tcp_write *w;
+	uv_buf_t b;
+	int rc;
+
+	if (c->closing || c->error != 0)
+		return;
+	w = xmalloc(sizeof(*w) + len);
+	memcpy(w->data, buf, len);
+	b = uv_buf_init(w->data, (unsigned)len);
+	if ((rc = uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1,
+	                   router_tcp_on_write)) < 0) {
+		free(w);
+		c->error = rc;
+		uv_timer_start(&c->timer, router_tcp_on_timer, 0, 0);
+	}
+}
+
+static void
+router_tcp_on_shutdown(uv_shutdown_t *req, int status)
+{
+	(void)status;
+	router_tcp_close_handles(req->data);
+}
+
+static void
+router_tcp_close(void *arg)
+{
+	struct router_tcp *c = arg;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	uv_read_stop((uv_stream_t *)c->tcp);
+	c->shutdown.data = c;
+	if (c->error != 0 ||
+	    uv_shutdown(&c->shutdown, (uv_stream_t *)c->tcp,
+	                router_tcp_on_shutdown) < 0) {
+		router_tcp_close_handles(c);
+		return;
+	}
+	uv_timer_start(&c->timer, router_tcp_on_timer, ROUTER_TCP_FLUSH_MS, 0);
+}
+
+static void
+router_tcp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct router_tcp *c = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init(c->rbuf, sizeof(c->rbuf));
+}
+
+static void
+router_tcp_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct router_tcp *c = s->data;
+
+	if (n > 0)
+		router__link_input(c->link, buf->base, (size_t)n);
+	else if (n < 0)
+		router__link_eof(c->link, n == UV_EOF ? 0 : (int)n);
+}
+
+static const struct router_transport router_tcp_ops = {
+    router_tcp_write, router_tcp_close};
+
+void
+router__tcp_accept(struct router *r, uv_tcp_t *client, const char *peer)
+{
+	struct router_tcp *c = xcalloc(1, sizeof(*c));
+	int rc;
+
+	c->tcp = client;
+	client->data = c;
+	uv_timer_init(client->loop, &c->timer);
+	c->timer.data = c;
+	c->open = 2;
+	uv_tcp_nodelay(client, 1);
+	/* The link may close at once (the router is closing): then the
+	 * transport is already closing when attach returns. */
+	c->link = router__attach(r, &router_tcp_ops, c, peer);
+	if (c->closing)
+		return;
+	if ((rc = uv_read_start((uv_stream_t *)client, router_tcp_alloc,
+	                        router_tcp_on_read)) < 0) {
+		log_warnx(LOG_SUB_ROUTER, 0, "read start failed peer=%s error=%s",
+		          peer, uv_strerror(rc));
+		c->error = rc;
+		uv_timer_start(&c->timer, router_tcp_on_timer, 0, 0);
+	}
+}
