@@ -16,10 +16,10 @@
 #include "cm/config.h"
 #include "cm/daemon.h"
 #include "cm/err.h"
-#include "cm/inbound.h"
-#include "cm/listen.h"
 #include "cm/log.h"
+#include "cm/runtime.h"
 #include "cm/util.h"
+#include "s2s/s2s_sasl.h"
 
 #ifndef S2SD_VERSION
 #define S2SD_VERSION "0.1.0"
@@ -41,8 +41,9 @@ struct s2sd {
 	uv_loop_t loop;
 	struct s2sd_opts opts;
 	struct config *cfg;
-	struct listen_set *s2s_listen;
+	struct runtime *rt;
 	uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+	uv_timer_t drain;       /* bounds a graceful stop */
 	bool signals_on;        /* the uv_signal_t handles are initialised */
 	bool stopping;
 };
@@ -164,6 +165,15 @@ s2sd_reload(struct s2sd *d)
 		          "errors, the previous one stays in force");
 		return;
 	}
+	if (d->rt != NULL && runtime_reload(d->rt, cfg, &changed) < 0) {
+		s2sd_report_lines(&changed, true, LOG_LEVEL_ERROR);
+		log_error(LOG_SUB_CM, 0, "reload failed: the previous "
+		          "configuration stays in force");
+		util_buf_free(&changed);
+		config_unref(cfg);
+		return;
+	}
+	util_buf_reset(&changed);
 	if (config_restart_changes(d->cfg, cfg, &changed) > 0)
 		log_warnx(LOG_SUB_CM, 0, "reload: changed settings need a "
 		          "restart to take effect: %s", changed.data);
@@ -183,15 +193,41 @@ s2sd_reload(struct s2sd *d)
 }
 
 static void
+s2sd_on_drain(uv_timer_t *t)
+{
+	(void)t;
+	/* Peers that do not close their side within the drain time are not
+	 * waited for any longer. */
+	log_warnx(LOG_SUB_CM, 0, "shutdown drain time-out: exiting with "
+	          "streams still open");
+	s2s_sasl_done();
+	log_close();
+	exit(0);
+}
+
+static void
+s2sd_on_stopped(void *arg)
+{
+	struct s2sd *d = arg;
+
+	d->rt = NULL;
+	uv_close((uv_handle_t *)&d->drain, NULL);
+}
+
+static void
 s2sd_stop(struct s2sd *d, const char *why)
 {
 	if (d->stopping)
 		return;
 	d->stopping = true;
 	log_info(LOG_SUB_CM, 0, "stopping reason=%s", why);
-	listen_close(d->s2s_listen);
-	d->s2s_listen = NULL;
-	inbound_shutdown();
+	if (d->rt != NULL) {
+		uv_timer_init(&d->loop, &d->drain);
+		uv_timer_start(&d->drain, s2sd_on_drain,
+		               config_num(d->cfg, CONFIG_LIM_SHUTDOWN_DRAIN), 0);
+		uv_unref((uv_handle_t *)&d->drain);
+		runtime_stop(d->rt, s2sd_on_stopped, d);
+	}
 	if (!d->signals_on)
 		return;
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
@@ -241,14 +277,6 @@ s2sd_signals(struct s2sd *d)
 	d->signals_on = true;
 }
 
-static void
-s2sd_on_inbound(void *arg, uv_tcp_t *client, const char *peer)
-{
-	struct s2sd *d = arg;
-
-	inbound_accept(client, peer, d->cfg);
-}
-
 /* Bind, drop root, write the pid file. Returns 0 or 1 (logged). */
 static int
 s2sd_start(struct s2sd *d)
@@ -257,12 +285,14 @@ s2sd_start(struct s2sd *d)
 	const char *pid_file = config_str(d->cfg, CONFIG_GENERAL_PID_FILE);
 	char why[512];
 
-	if (config_bool(d->cfg, CONFIG_FED_ENABLED) &&
-	    listen_open(&d->loop, "s2s",
-	                config_list(d->cfg, CONFIG_FED_LISTEN, NULL),
-	                s2sd_on_inbound, d, &d->s2s_listen, why,
-	                sizeof(why)) < 0) {
-		log_error(LOG_SUB_CM, 0, "cannot listen: %s", why);
+	if (s2s_sasl_init(why, sizeof(why)) < 0) {
+		log_error(LOG_SUB_CM, 0, "SASL: %s", why);
+		return 1;
+	}
+	/* Every file and port, while still root. */
+	if (runtime_start(&d->loop, d->cfg, &d->rt, why, sizeof(why)) < 0) {
+		log_error(LOG_SUB_CM, 0, "cannot start: %s", why);
+		d->rt = NULL;
 		return 1;
 	}
 	if (pid_file[0] != '\0' &&
@@ -304,6 +334,7 @@ s2sd_run(struct s2sd *d)
 		s2sd_stop(d, "start-up failed");
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d->loop);
+		s2s_sasl_done();
 		return 1;
 	}
 	log_info(LOG_SUB_CM, 0, "started version=%s config=%s pid=%ld",
@@ -312,6 +343,7 @@ s2sd_run(struct s2sd *d)
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	if ((rc = uv_loop_close(&d->loop)) != 0)
 		log_error(LOG_SUB_CM, 0, "loop close: %s", err_str(rc));
+	s2s_sasl_done();
 	daemon_remove_pidfile(config_str(d->cfg, CONFIG_GENERAL_PID_FILE));
 	log_info(LOG_SUB_CM, 0, "stopped");
 	return 0;

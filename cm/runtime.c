@@ -1,0 +1,465 @@
+/* runtime.c - the daemon's working parts built from a configuration; see
+ * runtime.h. */
+#include "cm/runtime.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm/config.h"
+#include "cm/err.h"
+#include "cm/listen.h"
+#include "cm/log.h"
+#include "dns/dns.h"
+#include "policy/policy.h"
+#include "router/directory.h"
+#include "router/router.h"
+#include "s2s/s2s.h"
+#include "tls/tls_ctx.h"
+#include "xmpp/stanza.h"
+
+#define RUNTIME_POLICY_DEBOUNCE_MS 300
+
+struct runtime {
+	uv_loop_t *loop;
+	struct config *cfg;
+	struct tls_ctx *tls;
+	struct policy *pol;
+	struct directory *dir;
+	struct dns_resolver *dns;
+	struct s2s *s2s;
+	struct router *router;
+	struct router_home *homes;
+	struct listen_set *s2s_ls, *tls_ls, *comp_ls;
+	uv_fs_event_t pol_watch;
+	uv_timer_t pol_debounce;
+	char *pol_base;         /* the policy file's name in its directory */
+	void (*stop_cb)(void *arg);
+	void *stop_arg;
+	int closing_parts;
+};
+
+/* ---- from the configuration ---- */
+
+static void
+runtime_s2s_settings(const struct config *cfg, struct s2s_settings *set)
+{
+	size_t ncerts;
+
+	memset(set, 0, sizeof(*set));
+	config_list(cfg, CONFIG_TLS_CERT_FILES, &ncerts);
+	set->security = (enum s2s_security)config_enum(cfg, CONFIG_FED_SECURITY);
+	set->require_valid_certs = config_bool(cfg, CONFIG_FED_REQUIRE_VALID_CERTS);
+	set->sasl_in = config_bool(cfg, CONFIG_FED_SASL_EXTERNAL_IN);
+	set->sasl_out = config_bool(cfg, CONFIG_FED_SASL_EXTERNAL_OUT);
+	set->have_cert = ncerts > 0;
+	set->dialback_secret = config_secret(cfg, CONFIG_FED_DIALBACK_SECRET_FILE);
+	set->xml.max_stanza = config_num(cfg, CONFIG_LIM_MAX_STANZA_SIZE);
+	set->xml.max_depth = (unsigned)config_num(cfg, CONFIG_LIM_MAX_DEPTH);
+	set->xml.max_attrs = (unsigned)config_num(cfg, CONFIG_LIM_MAX_ATTRS);
+	set->connect_timeout_ms = config_num(cfg, CONFIG_LIM_CONNECT_TIMEOUT);
+	set->step_timeout_ms = config_num(cfg, CONFIG_LIM_NEGOTIATION_TIMEOUT);
+	set->dialback_timeout_ms = config_num(cfg, CONFIG_LIM_DIALBACK_TIMEOUT);
+	set->idle_ms = config_num(cfg, CONFIG_LIM_IDLE_TIMEOUT);
+	set->keepalive_ms = config_num(cfg, CONFIG_LIM_KEEPALIVE);
+	set->max_conns = config_num(cfg, CONFIG_LIM_MAX_CONNECTIONS);
+	set->max_conns_per_addr = config_num(cfg, CONFIG_LIM_MAX_CONN_PER_ADDR);
+	set->queue_max_stanzas = config_num(cfg, CONFIG_LIM_QUEUE_STANZAS);
+	set->queue_max_bytes = config_num(cfg, CONFIG_LIM_QUEUE_BYTES);
+	set->backoff_min_ms = config_num(cfg, CONFIG_LIM_BACKOFF_MIN);
+	set->backoff_max_ms = config_num(cfg, CONFIG_LIM_BACKOFF_MAX);
+}
+
+/* The TLS context (none in security "none"). */
+static int
+runtime_tls(const struct config *cfg, struct tls_ctx **out,
+            struct util_buf *errors)
+{
+	struct tls_ctx_config tc = {0};
+	const char *trust = config_str(cfg, CONFIG_TLS_TRUST_DIR);
+	char why[512];
+
+	*out = NULL;
+	if (config_enum(cfg, CONFIG_FED_SECURITY) == CONFIG_SECURITY_NONE)
+		return 0;
+	tc.cert_files = config_list(cfg, CONFIG_TLS_CERT_FILES, &tc.ncerts);
+	tc.key_files = config_list(cfg, CONFIG_TLS_KEY_FILES, &tc.nkeys);
+	tc.trust_dir = trust[0] != '\0' ? trust : NULL;
+	tc.system_ca = config_bool(cfg, CONFIG_TLS_TRUST_SYSTEM);
+	tc.priority = config_str(cfg, CONFIG_TLS_PRIORITY);
+	if (tls_ctx_new(&tc, out, why, sizeof(why)) < 0) {
+		util_buf_printf(errors, "%s: tls: %s\n", config_path(cfg), why);
+		return S2SD_ECONFIG;
+	}
+	return 0;
+}
+
+static void
+runtime_router_opts(struct runtime *rt, const struct config *cfg,
+                    struct directory *dir, struct router_opts *o)
+{
+	size_t i, n = config_home_count(cfg);
+
+	free(rt->homes);
+	rt->homes = xcalloc(n, sizeof(*rt->homes));
+	for (i = 0; i < n; i++) {
+		rt->homes[i].name = config_home_name(cfg, i);
+		rt->homes[i].secret = config_home_secret(cfg, i);
+	}
+	memset(o, 0, sizeof(*o));
+	o->homes = rt->homes;
+	o->nhomes = n;
+	o->dir = dir;
+	o->replace_on_conflict = config_enum(cfg, CONFIG_COMP_ON_CONFLICT) == 0;
+	o->email_federation = config_bool(cfg, CONFIG_DOMAINS_EMAIL_FEDERATION);
+	o->grace_ms = config_num(cfg, CONFIG_LIM_HOME_GRACE);
+	o->handshake_timeout_ms = config_num(cfg, CONFIG_LIM_NEGOTIATION_TIMEOUT);
+	o->xml.max_stanza = config_num(cfg, CONFIG_LIM_MAX_STANZA_SIZE);
+	o->xml.max_depth = (unsigned)config_num(cfg, CONFIG_LIM_MAX_DEPTH);
+	o->xml.max_attrs = (unsigned)config_num(cfg, CONFIG_LIM_MAX_ATTRS);
+}
+
+/* ---- glue between the parts ---- */
+
+static bool
+runtime_is_local(void *arg, const char *domain)
+{
+	struct runtime *rt = arg;
+
+	return config_is_local_domain(rt->cfg, domain);
+}
+
+static void
+runtime_deliver(void *arg, struct stanza *st)
+{
+	struct runtime *rt = arg;
+
+	router_deliver(rt->router, st);
+}
+
+static void
+runtime_to_remote(void *arg, struct stanza *st)
+{
+	struct runtime *rt = arg;
+	struct stanza *reply;
+
+	if (config_bool(rt->cfg, CONFIG_FED_ENABLED)) {
+		s2s_send(rt->s2s, st);
+		return;
+	}
+	/* Without federation here (and no cluster to hand it to) the
+	 * stanza cannot leave: answer it. */
+	reply = stanza_is_bounceable(st)
+	            ? stanza_error_reply(st, "cancel", "service-unavailable",
+	                                 "federation is disabled on this node")
+	            : NULL;
+	stanza_free(st);
+	if (reply != NULL)
+		router_deliver(rt->router, reply);
+}
+
+static void
+runtime_on_s2s(void *arg, uv_tcp_t *client, const char *peer)
+{
+	struct runtime *rt = arg;
+
+	s2s_accept(rt->s2s, client, peer, false);
+}
+
+static void
+runtime_on_s2s_tls(void *arg, uv_tcp_t *client, const char *peer)
+{
+	struct runtime *rt = arg;
+
+	s2s_accept(rt->s2s, client, peer, true);
+}
+
+static void
+runtime_on_component(void *arg, uv_tcp_t *client, const char *peer)
+{
+	struct runtime *rt = arg;
+
+	router_accept(rt->router, client, peer);
+}
+
+/* ---- the policy file watch ---- */
+
+static void
+runtime_reload_policy(struct runtime *rt)
+{
+	struct util_buf errors = {0};
+	struct s2s_settings set;
+	struct policy *pol = NULL;
+	const char *path = config_str(rt->cfg, CONFIG_FILES_POLICY);
+
+	if (policy_load(path, &pol, &errors) < 0) {
+		log_error(LOG_SUB_POLICY, 0, "policy reload failed, the "
+		          "previous policy stays in force: %s", errors.data);
+		util_buf_free(&errors);
+		return;
+	}
+	runtime_s2s_settings(rt->cfg, &set);
+	s2s_reconfigure(rt->s2s, &set, rt->tls, pol);
+	policy_unref(rt->pol);
+	rt->pol = pol;
+	log_info(LOG_SUB_POLICY, 0, "policy reloaded file=%s rules=%zu", path,
+	         policy_rule_count(pol));
+}
+
+static void
+runtime_on_debounce(uv_timer_t *t)
+{
+	runtime_reload_policy(t->data);
+}
+
+static void
+runtime_on_policy_event(uv_fs_event_t *h, const char *name, int events,
+                        int status)
+{
+	struct runtime *rt = h->data;
+
+	(void)events;
+	if (status < 0 || name == NULL || strcmp(name, rt->pol_base) != 0)
+		return;
+	/* Editors write in several steps: wait for the file to settle. */
+	uv_timer_start(&rt->pol_debounce, runtime_on_debounce,
+	               RUNTIME_POLICY_DEBOUNCE_MS, 0);
+}
+
+static void
+runtime_watch_policy(struct runtime *rt)
+{
+	char *copy = xstrdup(config_str(rt->cfg, CONFIG_FILES_POLICY));
+	char *copy2 = xstrdup(copy);
+	int rc;
+
+	free(rt->pol_base);
+	rt->pol_base = xstrdup(basename(copy));
+	/* Watch the directory: a file replaced by rename keeps being seen. */
+	rc = uv_fs_event_start(&rt->pol_watch, runtime_on_policy_event,
+	                       dirname(copy2), 0);
+	if (rc < 0)
+		log_warnx(LOG_SUB_POLICY, 0, "cannot watch the policy file "
+		          "(reload with SIGHUP): %s", uv_strerror(rc));
+	free(copy);
+	free(copy2);
+}
+
+/* ---- start, reload, stop ---- */
+
+static int
+runtime_listen(struct runtime *rt, char *why, size_t whylen)
+{
+	const struct config *cfg = rt->cfg;
+	size_t n;
+
+	config_list(cfg, CONFIG_COMP_LISTEN, &n);
+	if (n > 0 && listen_open(rt->loop, "component",
+	                         config_list(cfg, CONFIG_COMP_LISTEN, NULL),
+	                         runtime_on_component, rt, &rt->comp_ls, why,
+	                         whylen) < 0)
+		return S2SD_ECONFIG;
+	if (!config_bool(cfg, CONFIG_FED_ENABLED))
+		return 0;
+	if (listen_open(rt->loop, "s2s", config_list(cfg, CONFIG_FED_LISTEN,
+	                                              NULL),
+	                runtime_on_s2s, rt, &rt->s2s_ls, why, whylen) < 0)
+		return S2SD_ECONFIG;
+	config_list(cfg, CONFIG_FED_DIRECT_TLS_LISTEN, &n);
+	if (n > 0 && listen_open(rt->loop, "s2s-direct-tls",
+	                         config_list(cfg, CONFIG_FED_DIRECT_TLS_LISTEN,
+	                                     NULL),
+	                         runtime_on_s2s_tls, rt, &rt->tls_ls, why,
+	                         whylen) < 0)
+		return S2SD_ECONFIG;
+	return 0;
+}
+
+static int
+runtime_dns(struct runtime *rt, char *why, size_t whylen)
+{
+	const struct config *cfg = rt->cfg;
+	struct dns_resolver_opts o = {0};
+
+	o.servers = config_str(cfg, CONFIG_DNS_SERVERS);
+	o.timeout_ms = (uint32_t)config_num(cfg, CONFIG_DNS_TIMEOUT);
+	o.tries = (uint32_t)config_num(cfg, CONFIG_DNS_TRIES);
+	o.cache_size = config_num(cfg, CONFIG_DNS_CACHE_SIZE);
+	return dns_resolver_new(rt->loop, &o, &rt->dns, why, whylen);
+}
+
+/* Files first (nothing bound yet), then the parts, then the ports. */
+static int
+runtime_build(struct runtime *rt, char *why, size_t whylen)
+{
+	struct s2s_cbs scbs = {runtime_is_local, runtime_deliver};
+	struct router_cbs rcbs = {runtime_is_local, runtime_to_remote};
+	struct util_buf errors = {0};
+	struct router_opts ro;
+	struct s2s_settings set;
+	int rc = 0;
+
+	if (runtime_tls(rt->cfg, &rt->tls, &errors) < 0 ||
+	    policy_load(config_str(rt->cfg, CONFIG_FILES_POLICY), &rt->pol,
+	                &errors) < 0 ||
+	    directory_load(config_str(rt->cfg, CONFIG_FILES_DIRECTORY),
+	                   &rt->dir, &errors) < 0) {
+		snprintf(why, whylen, "%s", errors.data);
+		why[strcspn(why, "\n")] = '\0';
+		util_buf_free(&errors);
+		return S2SD_ECONFIG;
+	}
+	if ((rc = runtime_dns(rt, why, whylen)) < 0)
+		return rc;
+	runtime_s2s_settings(rt->cfg, &set);
+	s2s_new(rt->loop, &set, rt->tls, rt->dns, rt->pol, &scbs, rt, &rt->s2s);
+	runtime_router_opts(rt, rt->cfg, rt->dir, &ro);
+	if ((rc = router_new(rt->loop, &ro, &rcbs, rt, &rt->router, why,
+	                     whylen)) < 0)
+		return rc;
+	return runtime_listen(rt, why, whylen);
+}
+
+int
+runtime_start(uv_loop_t *loop, struct config *cfg, struct runtime **out,
+              char *why, size_t whylen)
+{
+	struct runtime *rt = xcalloc(1, sizeof(*rt));
+	int rc;
+
+	rt->loop = loop;
+	rt->cfg = config_ref(cfg);
+	uv_fs_event_init(loop, &rt->pol_watch);
+	rt->pol_watch.data = rt;
+	uv_timer_init(loop, &rt->pol_debounce);
+	rt->pol_debounce.data = rt;
+	if ((rc = runtime_build(rt, why, whylen)) < 0) {
+		/* The caller exits: stop what was started, let the loop close
+		 * it, and report. */
+		runtime_stop(rt, NULL, NULL);
+		return rc;
+	}
+	runtime_watch_policy(rt);
+	*out = rt;
+	return 0;
+}
+
+int
+runtime_reload(struct runtime *rt, struct config *cfg,
+               struct util_buf *errors)
+{
+	struct tls_ctx *tls = NULL;
+	struct policy *pol = NULL;
+	struct directory *dir = NULL;
+	struct router_opts ro;
+	struct s2s_settings set;
+	char why[512];
+
+	if (runtime_tls(cfg, &tls, errors) < 0 ||
+	    policy_load(config_str(cfg, CONFIG_FILES_POLICY), &pol, errors) < 0 ||
+	    directory_load(config_str(cfg, CONFIG_FILES_DIRECTORY), &dir,
+	                   errors) < 0) {
+		tls_ctx_unref(tls);
+		policy_unref(pol);
+		directory_unref(dir);
+		return S2SD_ECONFIG;
+	}
+	if (tls != NULL && rt->tls != NULL)
+		tls_ctx_inherit(tls, rt->tls);
+	runtime_router_opts(rt, cfg, dir, &ro);
+	if (router_reconfigure(rt->router, &ro, why, sizeof(why)) < 0) {
+		util_buf_printf(errors, "%s: %s\n", config_path(cfg), why);
+		tls_ctx_unref(tls);
+		policy_unref(pol);
+		directory_unref(dir);
+		runtime_router_opts(rt, rt->cfg, rt->dir, &ro);
+		return S2SD_ECONFIG;
+	}
+	runtime_s2s_settings(cfg, &set);
+	s2s_reconfigure(rt->s2s, &set, tls, pol);
+	tls_ctx_unref(rt->tls);
+	policy_unref(rt->pol);
+	directory_unref(rt->dir);
+	config_unref(rt->cfg);
+	rt->tls = tls;
+	rt->pol = pol;
+	rt->dir = dir;
+	rt->cfg = config_ref(cfg);
+	runtime_watch_policy(rt);
+	return 0;
+}
+
+static void
+runtime_part_closed(void *arg)
+{
+	struct runtime *rt = arg;
+	void (*cb)(void *) = rt->stop_cb;
+	void *cbarg = rt->stop_arg;
+
+	if (--rt->closing_parts > 0)
+		return;
+	tls_ctx_unref(rt->tls);
+	policy_unref(rt->pol);
+	directory_unref(rt->dir);
+	config_unref(rt->cfg);
+	free(rt->homes);
+	free(rt->pol_base);
+	free(rt);
+	if (cb != NULL)
+		cb(cbarg);
+}
+
+static void
+runtime_handle_closed(uv_handle_t *h)
+{
+	runtime_part_closed(h->data);
+}
+
+static void
+runtime_router_closed(void *arg)
+{
+	struct runtime *rt = arg;
+
+	if (rt->dns != NULL)
+		dns_resolver_close(rt->dns, runtime_part_closed, rt);
+	else
+		runtime_part_closed(rt);
+}
+
+/* S2S first (its bounces still reach home nodes through the router), then
+ * the router, then the resolver. */
+static void
+runtime_s2s_closed(void *arg)
+{
+	struct runtime *rt = arg;
+
+	if (rt->router != NULL)
+		router_close(rt->router, runtime_router_closed, rt);
+	else
+		runtime_router_closed(rt);
+}
+
+void
+runtime_stop(struct runtime *rt, void (*cb)(void *arg), void *arg)
+{
+	rt->stop_cb = cb;
+	rt->stop_arg = arg;
+	listen_close(rt->s2s_ls);
+	listen_close(rt->tls_ls);
+	listen_close(rt->comp_ls);
+	rt->s2s_ls = rt->tls_ls = rt->comp_ls = NULL;
+	rt->closing_parts = 3;  /* two handles and the chain of services */
+	uv_close((uv_handle_t *)&rt->pol_watch, runtime_handle_closed);
+	uv_close((uv_handle_t *)&rt->pol_debounce, runtime_handle_closed);
+	if (rt->s2s != NULL)
+		s2s_close(rt->s2s, runtime_s2s_closed, rt);
+	else
+		runtime_s2s_closed(rt);
+}
+
+void
+runtime_describe(const struct runtime *rt, struct util_buf *out)
+{
+	s2s_describe(rt->s2s, out);
+}

@@ -1,0 +1,37 @@
+/* runtime.h - the daemon's working parts, built from one configuration:
+ * the TLS context, the federation policy, the DNS resolver, the S2S service,
+ * the router with its home-node listener, and the S2S listeners.
+ *
+ * runtime_start() reads every file it needs (certificates, keys, trust
+ * store, policy, directory) and binds every port, or does nothing and says
+ * why: call it before dropping privileges. runtime_reload() builds the new
+ * policy, TLS context and directory first and applies them only if all of
+ * them are valid, so a broken file never replaces a working one; established
+ * streams stay unless the new policy forbids them. The policy file is also
+ * watched and reloaded on its own when it changes. runtime_stop() closes
+ * every stream properly, bounces what cannot be delivered, and calls CB once
+ * everything is closed (the runtime is gone then). The configuration is
+ * referenced, not copied. */
+#ifndef S2SD_RUNTIME_H
+#define S2SD_RUNTIME_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "cm/util.h"
+
+struct config;
+struct runtime;
+
+/* Returns 0 with *OUT, or a negative code with WHY filled. */
+int runtime_start(uv_loop_t *loop, struct config *cfg, struct runtime **out,
+                  char *why, size_t whylen);
+/* Switch to CFG (referenced). Returns 0, or S2SD_ECONFIG with one
+ * "FILE:LINE: message" line per problem in ERRORS (the old state stays). */
+int runtime_reload(struct runtime *rt, struct config *cfg,
+                   struct util_buf *errors);
+void runtime_stop(struct runtime *rt, void (*cb)(void *arg), void *arg);
+/* Streams, one line each (see s2s_describe). */
+void runtime_describe(const struct runtime *rt, struct util_buf *out);
+
+#endif
