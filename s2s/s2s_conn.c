@@ -405,16 +405,16 @@ s2s_conn_on_linger(uv_timer_t *t)
 	uv_close((uv_handle_t *)&c->timer, s2s_conn_on_close);
 }
 
-/* Flush (close_notify included), shut the socket down, close handles. */
+/* The second step of closing, from the loop: whatever the stream wrote in
+ * the callback that decided to close (a stream error inside a TLS data
+ * callback, say) has reached the socket by now; libuv refuses writes after
+ * uv_shutdown(). Send close_notify, shut down, close. */
 static void
-s2s_conn_transport_close(struct s2s_conn *c)
+s2s_conn_on_closing(uv_timer_t *t)
 {
+	struct s2s_conn *c = t->data;
 	uv_shutdown_t *req;
 
-	if (c->transport_closing)
-		return;
-	c->transport_closing = true;
-	uv_read_stop((uv_stream_t *)c->tcp);
 	if (c->tls != NULL && c->tls_up)
 		tls_session_close(c->tls);
 	uv_timer_start(&c->timer, s2s_conn_on_linger, S2S_CONN_LINGER_MS, 0);
@@ -425,6 +425,16 @@ s2s_conn_transport_close(struct s2s_conn *c)
 		uv_close((uv_handle_t *)c->tcp, s2s_conn_on_close);
 		uv_close((uv_handle_t *)&c->timer, s2s_conn_on_close);
 	}
+}
+
+static void
+s2s_conn_transport_close(struct s2s_conn *c)
+{
+	if (c->transport_closing)
+		return;
+	c->transport_closing = true;
+	uv_read_stop((uv_stream_t *)c->tcp);
+	uv_timer_start(&c->timer, s2s_conn_on_closing, 0, 0);
 }
 
 /* ---- timer: negotiation steps, idle, keepalive ---- */
@@ -478,8 +488,13 @@ s2s_conn_on_timer(uv_timer_t *t)
 static void
 s2s_conn_arm(struct s2s_conn *c)
 {
-	uint64_t next = s2s_conn_next(c), now = s2s_conn_now(c);
+	uint64_t next, now;
 
+	/* Once closing, the timer belongs to the close sequence. */
+	if (c->transport_closing)
+		return;
+	next = s2s_conn_next(c);
+	now = s2s_conn_now(c);
 	if (next == UINT64_MAX)
 		uv_timer_stop(&c->timer);
 	else
