@@ -182,7 +182,7 @@ s2s_cb_verify_result(void *arg, struct s2s_conn *c, const char *local,
 	struct s2s_link *l = arg;
 
 	(void)c;
-	s2s__verify_result(l->s, local, remote, id, valid, err);
+	s2s__verify_result(l->s, l, local, remote, id, valid, err);
 }
 
 static void

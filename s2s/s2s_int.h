@@ -68,8 +68,10 @@ void s2s__verify_init(struct s2s *s);
  * ID)? The answer goes to s2s_conn_dialback_verified() on C (if alive). */
 void s2s__verify_request(struct s2s *s, struct s2s_conn *c, const char *local,
                          const char *remote, const char *id, const char *key);
-void s2s__verify_result(struct s2s *s, const char *local, const char *remote,
-                        const char *id, bool valid, int err);
+/* An answer (or error) for a request sent on link L. */
+void s2s__verify_result(struct s2s *s, struct s2s_link *l, const char *local,
+                        const char *remote, const char *id, bool valid,
+                        int err);
 void s2s__verify_chan_closed(struct s2s_link *l);
 void s2s__verify_close(struct s2s *s);
 /* The link whose connection has this id, or NULL. */

@@ -32,6 +32,8 @@ struct s2s_vchan {
 	uint64_t connid;
 	struct dns_lookup *lk;
 	struct dns_connect *dc;
+	struct dns_cand_list *cands;    /* kept for a retry without TLS */
+	bool no_tls;            /* security optional: TLS failed, in clear */
 	struct s2s_link *link;
 	struct s2s_vchan *next, **prevp;
 };
@@ -85,6 +87,7 @@ s2s_vchan_free(struct s2s_vchan *ch)
 	if (ch->next != NULL)
 		ch->next->prevp = ch->prevp;
 	*ch->prevp = ch->next;
+	dns_cand_free(ch->cands);
 	free(ch->local);
 	free(ch->remote);
 	free(ch);
@@ -130,6 +133,8 @@ s2s_vchan_on_connected(int status, const struct dns_connect_result *res,
 	s2s__conn_opts(s, S2S_ROLE_OUT, ch->local, ch->remote, &o);
 	o.stream.verify_only = true;
 	o.stream.direct_tls = res->direct_tls;
+	if (ch->no_tls)
+		o.stream.security = S2S_SEC_NONE;
 	o.stream.connid = ch->connid;
 	o.peer = addr;
 	ch->link->conn = s2s_conn_new(s->loop, res->tcp, &o, &s2s__conn_cbs,
@@ -144,10 +149,21 @@ s2s_vchan_on_connected(int status, const struct dns_connect_result *res,
 }
 
 static void
+s2s_vchan_connect(struct s2s_vchan *ch)
+{
+	struct dns_connect_opts co = {0};
+
+	co.attempt_timeout_ms = (uint32_t)ch->s->set.connect_timeout_ms;
+	co.connid = ch->connid;
+	if (dns_connect_start(ch->s->loop, ch->cands, &co,
+	                      s2s_vchan_on_connected, ch, &ch->dc) < 0)
+		s2s_vchan_fail(ch, S2SD_ECONNECT);
+}
+
+static void
 s2s_vchan_on_resolved(int status, struct dns_cand_list *cands, void *arg)
 {
 	struct s2s_vchan *ch = arg;
-	struct dns_connect_opts co = {0};
 
 	ch->lk = NULL;
 	if (status < 0) {
@@ -156,12 +172,18 @@ s2s_vchan_on_resolved(int status, struct dns_cand_list *cands, void *arg)
 		                                          : status);
 		return;
 	}
-	co.attempt_timeout_ms = (uint32_t)ch->s->set.connect_timeout_ms;
-	co.connid = ch->connid;
-	if (dns_connect_start(ch->s->loop, cands, &co, s2s_vchan_on_connected,
-	                      ch, &ch->dc) < 0)
-		s2s_vchan_fail(ch, S2SD_ECONNECT);
-	dns_cand_free(cands);
+	ch->cands = cands;
+	s2s_vchan_connect(ch);
+}
+
+/* In security "optional" a verification stream whose TLS handshake failed
+ * is retried in clear, as routes are. */
+static bool
+s2s_vchan_may_retry(const struct s2s_vchan *ch, int err)
+{
+	return (err == S2SD_ETLS_HANDSHAKE || err == S2SD_ETLS) && !ch->no_tls &&
+	       ch->s->set.security == S2S_SEC_OPTIONAL && !ch->s->closing &&
+	       ch->cands != NULL;
 }
 
 static struct s2s_vchan *
@@ -246,29 +268,49 @@ s2s__verify_request(struct s2s *s, struct s2s_conn *c, const char *local,
 }
 
 void
-s2s__verify_result(struct s2s *s, const char *local, const char *remote,
-                   const char *id, bool valid, int err)
+s2s__verify_result(struct s2s *s, struct s2s_link *l, const char *local,
+                   const char *remote, const char *id, bool valid, int err)
 {
 	struct s2s_vreq *r;
 
-	for (r = s->vreqs; r != NULL; r = r->next)
-		if (r->chan == NULL && strcmp(r->local, local) == 0 &&
-		    strcmp(r->remote, remote) == 0 && strcmp(r->id, id) == 0) {
-			s2s_vreq_answer(s, r, valid, err);
+	for (r = s->vreqs; r != NULL; r = r->next) {
+		if (r->chan != NULL || strcmp(r->local, local) != 0 ||
+		    strcmp(r->remote, remote) != 0 || strcmp(r->id, id) != 0)
+			continue;
+		if (l->vchan != NULL && err < 0 && s2s_vchan_may_retry(l->vchan,
+		                                                       err)) {
+			r->chan = l->vchan;   /* asked again after the retry */
 			return;
 		}
+		s2s_vreq_answer(s, r, valid, err);
+		return;
+	}
 }
 
-/* A verification stream ended (its open requests were already answered
- * through verify_result by the stream). */
+/* A verification stream ended. Requests it could not carry because TLS
+ * failed are retried in clear; the others were answered by the stream. */
 void
 s2s__verify_chan_closed(struct s2s_link *l)
 {
 	struct s2s_vchan *ch = l->vchan;
+	struct s2s_vreq *r;
 
 	l->vchan = NULL;
 	ch->link = NULL;
-	s2s_vchan_free(ch);
+	for (r = ch->s->vreqs; r != NULL; r = r->next)
+		if (r->chan == ch)
+			break;
+	if (r != NULL && !ch->no_tls && !ch->s->closing) {
+		log_info(LOG_SUB_S2S, ch->connid, "out verify-retry-without-tls "
+		         "remote=%s", ch->remote);
+		ch->no_tls = true;
+		s2s_vchan_connect(ch);
+		return;
+	}
+	if (r != NULL)
+		s2s_vchan_fail(ch, S2SD_ETLS_HANDSHAKE);
+	else
+		s2s_vchan_free(ch);
 }
 
 static void
