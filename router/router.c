@@ -615,6 +615,11 @@ router_reconfigure(struct router *r, const struct router_opts *opts,
 void
 router_deliver(struct router *r, struct stanza *st)
 {
+	if (r->closing) {
+		router__bounce(r, st, NULL, "service-unavailable",
+		               "the router is shutting down");
+		return;
+	}
 	router__from_s2s(r, st);
 	router__arm(r);
 }
