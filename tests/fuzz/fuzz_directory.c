@@ -64,6 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (directory_parse("fuzz", text, &d, &errors) == 0) {
 		directory_check_nodes(d, known_odd, NULL, &errors);
+		directory_check_domains(d, known_odd, NULL, &errors);
 		for (w = strtok_r(text, " \t\r\n", &save); w != NULL;
 		     w = strtok_r(NULL, " \t\r\n", &save))
 			query(d, strncmp(w, "email=", 6) == 0 ? w + 6 : w);
