@@ -440,6 +440,45 @@ directory_check_nodes(const struct directory *d,
 	return n;
 }
 
+static const char *
+directory_domain_of(const char *addr)
+{
+	const char *at = strchr(addr, '@');
+
+	return at != NULL ? at + 1 : addr;
+}
+
+int
+directory_check_domains(const struct directory *d,
+                        bool (*is_local)(void *arg, const char *domain),
+                        void *arg, struct util_buf *errors)
+{
+	static const char hint[] = "is not a local domain (domains.im, "
+	                           "domains.email or domains.aliases)";
+	struct directory_entry *e;
+	const char *dom;
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < d->nentries; i++) {
+		e = d->entries[i];
+		dom = directory_domain_of(e->key);
+		if (!is_local(arg, dom)) {
+			util_buf_printf(errors, "%s:%d: '%s' %s\n", d->file,
+			                e->line, dom, hint);
+			n++;
+		}
+		dom = e->email != NULL ? directory_domain_of(e->email) : NULL;
+		if (dom != NULL && !is_local(arg, dom)) {
+			util_buf_printf(errors, "%s:%d: email address '%s': "
+			                "'%s' %s\n", d->file, e->line, e->email,
+			                dom, hint);
+			n++;
+		}
+	}
+	return n;
+}
+
 const char *
 directory_file(const struct directory *d)
 {

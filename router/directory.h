@@ -59,6 +59,13 @@ const char *directory_user_of(const struct directory *d, const char *node,
 int directory_check_nodes(const struct directory *d,
                           bool (*known)(void *arg, const char *node),
                           void *arg, struct util_buf *errors);
+/* Append "FILE:LINE: ..." for every line whose address or email address
+ * is not in a domain for which IS_LOCAL (prepared domain) returns true;
+ * returns the number of such problems. For checks (s2sd -n, s2sctl check):
+ * the router never routes such a domain anyway. */
+int directory_check_domains(const struct directory *d,
+                            bool (*is_local)(void *arg, const char *domain),
+                            void *arg, struct util_buf *errors);
 const char *directory_file(const struct directory *d);
 /* Lines that map something (users and domains). */
 size_t directory_count(const struct directory *d);

@@ -579,6 +579,10 @@ router_reconfigure(struct router *r, const struct router_opts *opts,
 	size_t i, len;
 	int rc;
 
+	if (r->closing) {
+		snprintf(why, whylen, "the router is shutting down");
+		return S2SD_ECONFIG;
+	}
 	if ((rc = router_check_opts(opts, why, whylen)) < 0)
 		return rc;
 	router_set_opts(r, opts);
@@ -615,6 +619,11 @@ router_reconfigure(struct router *r, const struct router_opts *opts,
 void
 router_deliver(struct router *r, struct stanza *st)
 {
+	if (r->closing) {
+		router__bounce(r, st, NULL, "service-unavailable",
+		               "the router is shutting down");
+		return;
+	}
 	router__from_s2s(r, st);
 	router__arm(r);
 }

@@ -197,6 +197,38 @@ START_TEST(test_check_nodes)
 }
 END_TEST
 
+static bool
+local_example_com(void *arg, const char *domain)
+{
+	(void)arg;
+	return strcmp(domain, "example.com") == 0 ||
+	       strcmp(domain, "conference-2.cluster1.example.com") == 0 ||
+	       strcmp(domain, "bücher.example") == 0;
+}
+
+START_TEST(test_check_domains)
+{
+	static const char hint[] = "is not a local domain (domains.im, "
+	                           "domains.email or domains.aliases)\n";
+	struct directory *d = parse_ok(sample);
+	struct util_buf errors = {0};
+	char *want;
+
+	ck_assert_int_eq(directory_check_domains(d, local_example_com, NULL,
+	                                         &errors), 4);
+	want = xasprintf("dir:3: email address 'alice.smith@mail.example.com': "
+	                 "'mail.example.com' %s"
+	                 "dir:5: 'proxy.example.com' %s"
+	                 "dir:6: email address 'bob@mail.example.com': "
+	                 "'mail.example.com' %s"
+	                 "dir:9: 'example.org' %s", hint, hint, hint, hint);
+	ck_assert_str_eq(errors.data, want);
+	free(want);
+	util_buf_free(&errors);
+	directory_unref(d);
+}
+END_TEST
+
 START_TEST(test_refcount_and_count)
 {
 	struct directory *d = parse_ok(sample);
@@ -297,6 +329,7 @@ directory_suite(void)
 	tcase_add_loop_test(tc, test_lookup, 0, UTIL_ARRAY_LEN(lookup_cases));
 	tcase_add_test(tc, test_email);
 	tcase_add_test(tc, test_check_nodes);
+	tcase_add_test(tc, test_check_domains);
 	tcase_add_test(tc, test_refcount_and_count);
 	tcase_add_test(tc, test_sample_file);
 	tcase_add_test(tc, test_load_errors);

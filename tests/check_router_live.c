@@ -447,9 +447,13 @@ START_TEST(test_grace)
 	uint64_t t0;
 
 	live_setup(false, 30000);
+	n2 = home_ready("node2", "secret-2 <&'\">");
+	home_cmd(n2, "QUIT");
+	RUN_UNTIL(n2->exited, "node2 to leave");
 	s2s("<message from='r@remote.example' to='carol@example.com' "
 	    "id='g1'><body>wait for me</body></message>");
 	run_for(200);
+	/* Back within the grace period: the stanza follows the handshake. */
 	n2 = home_ready("node2", "secret-2 <&'\">");
 	RUN_UNTIL(home_has(n2, "id=g1\t"), "the waiting stanza");
 	ck_assert(home_has(n2, "READY\nRECV message id=g1\t"));
