@@ -371,8 +371,19 @@ main(int argc, char **argv)
 			fputs(dump.data, stdout);
 			util_buf_free(&dump);
 		}
-		printf("s2sd: configuration %s is valid\n", d.opts.config_path);
-		rc = 0;
+		util_buf_reset(&dump);
+		log_set_level(-1, LOG_LEVEL_WARN);  /* only problems */
+		if (runtime_check(d.cfg, &dump) < 0) {
+			fputs(dump.data, stderr);
+			fprintf(stderr, "s2sd: configuration %s has errors\n",
+			        d.opts.config_path);
+			rc = 1;
+		} else {
+			printf("s2sd: configuration %s is valid\n",
+			       d.opts.config_path);
+			rc = 0;
+		}
+		util_buf_free(&dump);
 	} else {
 		rc = s2sd_run(&d);
 	}

@@ -114,10 +114,76 @@ runtime_router_opts(struct runtime *rt, const struct config *cfg,
 	o->replace_on_conflict = config_enum(cfg, CONFIG_COMP_ON_CONFLICT) == 0;
 	o->email_federation = config_bool(cfg, CONFIG_DOMAINS_EMAIL_FEDERATION);
 	o->grace_ms = config_num(cfg, CONFIG_LIM_HOME_GRACE);
+	o->queue_max_stanzas = config_num(cfg, CONFIG_LIM_QUEUE_STANZAS);
+	o->queue_max_bytes = config_num(cfg, CONFIG_LIM_QUEUE_BYTES);
 	o->handshake_timeout_ms = config_num(cfg, CONFIG_LIM_NEGOTIATION_TIMEOUT);
 	o->xml.max_stanza = config_num(cfg, CONFIG_LIM_MAX_STANZA_SIZE);
 	o->xml.max_depth = (unsigned)config_num(cfg, CONFIG_LIM_MAX_DEPTH);
 	o->xml.max_attrs = (unsigned)config_num(cfg, CONFIG_LIM_MAX_ATTRS);
+}
+
+static bool
+runtime_home_known(void *arg, const char *node)
+{
+	const struct config *cfg = arg;
+	size_t i;
+
+	for (i = 0; i < config_home_count(cfg); i++)
+		if (strcmp(config_home_name(cfg, i), node) == 0)
+			return true;
+	return false;
+}
+
+static bool
+runtime_cfg_local(void *arg, const char *domain)
+{
+	return config_is_local_domain(arg, domain);
+}
+
+/* Every file the configuration names, read and checked (no port bound):
+ * the TLS context, the policy and the directory against the home nodes
+ * and local domains. On success the objects are returned; on failure
+ * ERRORS has a line per problem. */
+static int
+runtime_files(struct config *cfg, struct tls_ctx **tls, struct policy **pol,
+              struct directory **dir, struct util_buf *errors)
+{
+	size_t before = errors->len;
+
+	*tls = NULL;
+	*pol = NULL;
+	*dir = NULL;
+	runtime_tls(cfg, tls, errors);
+	policy_load(config_str(cfg, CONFIG_FILES_POLICY), pol, errors);
+	if (directory_load(config_str(cfg, CONFIG_FILES_DIRECTORY), dir,
+	                   errors) == 0) {
+		directory_check_nodes(*dir, runtime_home_known, cfg, errors);
+		directory_check_domains(*dir, runtime_cfg_local, cfg, errors);
+	}
+	if (errors->len == before)
+		return 0;
+	tls_ctx_unref(*tls);
+	policy_unref(*pol);
+	directory_unref(*dir);
+	*tls = NULL;
+	*pol = NULL;
+	*dir = NULL;
+	return S2SD_ECONFIG;
+}
+
+int
+runtime_check(struct config *cfg, struct util_buf *errors)
+{
+	struct tls_ctx *tls;
+	struct policy *pol;
+	struct directory *dir;
+
+	if (runtime_files(cfg, &tls, &pol, &dir, errors) < 0)
+		return S2SD_ECONFIG;
+	tls_ctx_unref(tls);
+	policy_unref(pol);
+	directory_unref(dir);
+	return 0;
 }
 
 /* ---- glue between the parts ---- */
@@ -300,11 +366,7 @@ runtime_build(struct runtime *rt, char *why, size_t whylen)
 	struct s2s_settings set;
 	int rc = 0;
 
-	if (runtime_tls(rt->cfg, &rt->tls, &errors) < 0 ||
-	    policy_load(config_str(rt->cfg, CONFIG_FILES_POLICY), &rt->pol,
-	                &errors) < 0 ||
-	    directory_load(config_str(rt->cfg, CONFIG_FILES_DIRECTORY),
-	                   &rt->dir, &errors) < 0) {
+	if (runtime_files(rt->cfg, &rt->tls, &rt->pol, &rt->dir, &errors) < 0) {
 		snprintf(why, whylen, "%s", errors.data);
 		why[strcspn(why, "\n")] = '\0';
 		util_buf_free(&errors);
@@ -356,15 +418,8 @@ runtime_reload(struct runtime *rt, struct config *cfg,
 	struct s2s_settings set;
 	char why[512];
 
-	if (runtime_tls(cfg, &tls, errors) < 0 ||
-	    policy_load(config_str(cfg, CONFIG_FILES_POLICY), &pol, errors) < 0 ||
-	    directory_load(config_str(cfg, CONFIG_FILES_DIRECTORY), &dir,
-	                   errors) < 0) {
-		tls_ctx_unref(tls);
-		policy_unref(pol);
-		directory_unref(dir);
+	if (runtime_files(cfg, &tls, &pol, &dir, errors) < 0)
 		return S2SD_ECONFIG;
-	}
 	if (tls != NULL && rt->tls != NULL)
 		tls_ctx_inherit(tls, rt->tls);
 	runtime_router_opts(rt, cfg, dir, &ro);

@@ -30,6 +30,9 @@ int runtime_start(uv_loop_t *loop, struct config *cfg, struct runtime **out,
  * "FILE:LINE: message" line per problem in ERRORS (the old state stays). */
 int runtime_reload(struct runtime *rt, struct config *cfg,
                    struct util_buf *errors);
+/* Read and check every file CFG names, bind nothing (s2sd -n). Returns 0,
+ * or S2SD_ECONFIG with "FILE:LINE: message" lines in ERRORS. */
+int runtime_check(struct config *cfg, struct util_buf *errors);
 void runtime_stop(struct runtime *rt, void (*cb)(void *arg), void *arg);
 /* Streams, one line each (see s2s_describe). */
 void runtime_describe(const struct runtime *rt, struct util_buf *out);
