@@ -94,7 +94,7 @@ class Suite:
         self.dns.publish(self.hosts, self.srv)
         self.ca = pki.CA(self.work, xmpp_addr=self.args.xmppaddr)
         self.loop = xmpp.Loop()
-        self.wire = wire.Wire(self.owners)
+        self.wire = wire.Wire(self.owners, self.sources)
         ctx = Ctx(self.net, self.ca, self.work, self.logdir, self.loop,
                   os.path.abspath(self.args.build))
         if not self.args.s2sd or "prosody" in self.args.peers:
@@ -118,6 +118,13 @@ class Suite:
                 out[p.pid] = s.kind
         return out
 
+    def sources(self):
+        out = {}
+        for s in list(self.servers.values()):
+            if s.binds_source:
+                out[s.ip4] = out[s.ip6] = s.kind
+        return out
+
     def make_pairs(self):
         S = self.servers
         pairs = []
@@ -132,9 +139,9 @@ class Suite:
     # -- the run --
     def run(self):
         for mode in self.args.modes:
-            if any(wanted(self.args, k, mode) for k in ("mode", "verify") or
-                   (mode is M.TLS_VALID and any(wanted(self.args, k, mode)
-                                                for k in ("restart", "srv")))):
+            kinds = ["mode", "verify"] + (["restart", "srv"]
+                                          if mode is M.TLS_VALID else [])
+            if any(wanted(self.args, k, mode) for k in kinds):
                 self.block(mode)
 
     def block(self, mode):

@@ -32,6 +32,9 @@ ca_file: "{ca}"
 s2s_use_starttls: {starttls}
 s2s_dns_timeout: 2
 s2s_dns_retries: 1
+# connect from our own address, so the harness's capture can tell who connected
+outgoing_s2s_ipv4_address: "{ip4}"
+outgoing_s2s_ipv6_address: "{ip6}"
 auth_method: internal
 auth_password_format: plain
 listen:
@@ -60,6 +63,7 @@ def _uid_gid():
 
 class Ejabberd(Server):
     kind = "ejabberd"
+    binds_source = True         # outgoing S2S from its own addresses
 
     def __init__(self, ctx, domain, n):
         super().__init__(ctx, domain, n)
@@ -186,5 +190,5 @@ class Ejabberd(Server):
 
     def refusals(self, peer):
         return [l for l in self.since_mark().splitlines()
-                if peer in l and re.search(r"\[(warning|error)\]|[Ff]ailed|[Cc]losing",
-                                           l)]
+                if peer.domain in l and re.search(
+                    r"\[(warning|error)\]|[Ff]ailed|[Cc]losing|[Bb]ounc", l)]

@@ -138,6 +138,12 @@ class Prosody(Server):
         return out
 
     def refusals(self, peer):
+        d = peer.domain
         return [raw for _src, lvl, msg, raw in self._lines()
-                if lvl in ("warn", "error") and peer in msg or
-                (peer in msg and ("closed" in msg or "failed" in msg))]
+                if d in msg and (lvl in ("warn", "error") or re.search(
+                    r"closed|failed|error|[Ff]orbid", msg))]
+
+    # Prosody refusing on purpose (its s2s security settings)
+    refusal_patterns = [r"Forbidding insecure connection",
+                        r"Encrypted server-to-server communication is required",
+                        r"No SASL EXTERNAL offer and Dialback"]

@@ -140,14 +140,15 @@ class S2sd(Server):
 
     def start(self, mode):
         super().start(mode)
-        self.home.start()
+        if self.home._task is None:
+            self.home.start()
         if not self.home.wait_attached(5):
-            raise RuntimeError(
-                "home node %s could not attach to s2sd's component port %s:%d "
-                "as %s: %s" % (HOME, self.ip4, COMPONENT_PORT,
-                               self.home.component_jid,
-                               self.home.events[-1][1] if self.home.events
-                               else "no attempt"))
+            # not fatal: the peers' side of every scenario still runs and
+            # shows what s2sd does; sending from a local user fails loudly
+            print("  WARNING: home node %s could not attach to s2sd's component "
+                  "port %s:%d as %s: %s" % (HOME, self.ip4, COMPONENT_PORT,
+                                           self.home.component_jid,
+                                           self.home.last_problem()), flush=True)
 
     def shutdown(self):
         self.home.stop()
@@ -163,7 +164,7 @@ class S2sd(Server):
         self._start()
         if not self.home.wait_attached(10):
             raise RuntimeError("home node did not reattach within 10s after the "
-                               "restart: %s" % (self.home.events[-1:],))
+                               "restart: %s" % self.home.last_problem())
 
     # -- policy (scenario 4) --
     def write_policy(self, rules):
@@ -206,9 +207,11 @@ class S2sd(Server):
         return out
 
     def refusals(self, peer):
+        """s2sd's own log is about federation only: every warning or error,
+        and every line naming the peer or saying it refused something."""
         return [l for l in self.since_mark().splitlines()
-                if peer in l and re.search(r"refus|deny|denied|bounce|error|fail",
-                                           l)]
+                if re.search(r"\b(warn|error)\b", l) or peer.domain in l or
+                re.search(r"refus|deny|denied|bounce|fail", l)]
 
     def users_ready(self):
         return self.home.attached.is_set()

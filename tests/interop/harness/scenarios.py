@@ -96,11 +96,16 @@ class Test:
         r.why = why
         r.evidence = list(evidence)
         for s in (self.L, self.R):
-            lines = s.refusals(self.other(s).domain)[-12:]
+            lines = s.refusals(self.other(s))[-12:]
             if lines:
                 r.evidence.append("-- %s log lines about %s --" % (
                     s.kind, self.other(s).domain))
                 r.evidence += lines
+        for s in (self.L, self.R):
+            home = getattr(s, "home", None)
+            if home is not None and home.events:
+                r.evidence.append("-- %s's home node link --" % s.kind)
+                r.evidence += ["%s %s" % e for e in home.events[-5:]]
         conns = self.pair.wire.since_mark()
         if conns:
             r.evidence.append("-- S2S connections seen on the wire --")
@@ -115,9 +120,13 @@ class Test:
         error came back and whether it is the peer's documented refusal."""
         self.step("message %s -> %s %r" % (sender.jid, receiver.jid, body))
         sid = sender.send_message(receiver.jid, body)
-        if receiver.wait_message(sender.jid, body, timeout):
+
+        def bounced():
+            return next((e for e in sender.errors if e["id"] == sid), None)
+        if until(lambda: receiver.message_from(sender.jid, body) or bounced(),
+                 timeout) and not bounced():
             return
-        err = next((e for e in sender.errors if e["id"] == sid), None)
+        err = bounced()
         why = "not delivered within %gs" % timeout
         if err:
             why = "bounced to the sender: %s/%s %s" % (err["type"],
@@ -133,6 +142,23 @@ class Test:
         if lines:
             raise StepFailed("%s: %s refused (its own log says so)" % (why, self.R.kind),
                              lines, peer_refused=True)
+
+    def arrives(self, cond, sender, target, what, timeout=DELIVERY):
+        """Wait for cond() (what the receiving side must see), unless `sender`
+        first gets an error from `target` (the S2S path failed): then fail at
+        once with that error."""
+        n0 = len(sender.errors)
+
+        def error():
+            return next((e for e in sender.errors[n0:] if e["from"] == target), None)
+        if until(lambda: cond() or error(), timeout) and not error():
+            return
+        err = error()
+        why = "%s: %s" % (what, "%s got %s/%s %s from %s" % (
+            sender.jid, err["type"], err["condition"], err["text"], target)
+            if err else "not within %gs" % timeout)
+        self.refused_by_peer(why)
+        raise StepFailed(why, ["-- %s --" % sender.label] + sender.recent_history(6))
 
     def not_delivered(self, sender, receiver, body):
         self.step("message %s -> %s %r must not arrive" % (sender.jid,
@@ -230,28 +256,28 @@ def s_verify(t):
     lu, ru = t.pair.users("v%d" % t.mode.scenario)
     t.step("%s asks to subscribe to %s" % (ru.jid, lu.jid))
     ru.subscribe(lu.jid)
-    t.expect(lu.wait_sub_request(ru.jid, DELIVERY),
-             "subscription request did not reach %s" % lu.jid, lu.recent_history(6))
+    t.arrives(lambda: ru.jid in lu.sub_requests, ru, lu.jid,
+              "subscription request to reach %s" % lu.jid)
     t.step("%s approves; %s sees 'subscribed' and %s available" % (
         lu.jid, ru.jid, lu.jid))
     lu.approve(ru.jid)
-    t.expect(ru.wait_subscribed(lu.jid, DELIVERY), "no 'subscribed' at %s" % ru.jid,
-             ru.recent_history(6))
-    t.expect(ru.wait_presence(lu.jid, DELIVERY), "%s does not see %s available"
-             % (ru.jid, lu.jid), ru.recent_history(6))
+    t.arrives(lambda: lu.jid in ru.subscribed_by, lu, ru.jid,
+              "'subscribed' to reach %s" % ru.jid)
+    t.arrives(lambda: ru.sees(lu.jid), lu, ru.jid,
+              "%s to see %s available" % (ru.jid, lu.jid))
     change_seen(t, lu, ru, "away", "s4 %s away" % t.mode.key)
 
     t.step("%s asks to subscribe to %s" % (lu.jid, ru.jid))
     lu.subscribe(ru.jid)
-    t.expect(ru.wait_sub_request(lu.jid, DELIVERY),
-             "subscription request did not reach %s" % ru.jid, ru.recent_history(6))
+    t.arrives(lambda: lu.jid in ru.sub_requests, lu, ru.jid,
+              "subscription request to reach %s" % ru.jid)
     t.step("%s approves; %s sees 'subscribed' and %s available" % (
         ru.jid, lu.jid, ru.jid))
     ru.approve(lu.jid)
-    t.expect(lu.wait_subscribed(ru.jid, DELIVERY), "no 'subscribed' at %s" % lu.jid,
-             lu.recent_history(6))
-    t.expect(lu.wait_presence(ru.jid, DELIVERY), "%s does not see %s available"
-             % (lu.jid, ru.jid), lu.recent_history(6))
+    t.arrives(lambda: ru.jid in lu.subscribed_by, ru, lu.jid,
+              "'subscribed' to reach %s" % lu.jid)
+    t.arrives(lambda: lu.sees(ru.jid), ru, lu.jid,
+              "%s to see %s available" % (lu.jid, ru.jid))
     change_seen(t, ru, lu, "dnd", "s4 %s busy" % t.mode.key)
 
     t.deliver(ru, lu, "s4 in %s" % t.mode.key)
@@ -270,8 +296,8 @@ def change_seen(t, who, watcher, show, status):
     t.step("%s changes presence to %s %r; %s sees it" % (who.jid, show, status,
                                                           watcher.jid))
     who.set_presence(show, status)
-    t.expect(watcher.wait_presence(who.jid, DELIVERY, show=show, status=status),
-             "%s did not see the change" % watcher.jid, watcher.recent_history(6))
+    t.arrives(lambda: watcher.sees(who.jid, show, status), who, watcher.jid,
+              "%s to see the change" % watcher.jid)
 
 
 def policy_steps(t, lu, ru):
@@ -288,7 +314,8 @@ def policy_steps(t, lu, ru):
     L.set_policy(R.domain, "out")
     t.step("message %s -> %s bounces with not-allowed" % (lu.jid, ru.jid))
     sid = lu.send_message(ru.jid, "s4 denied out")
-    err = lu.wait_error(sid, DELIVERY)
+    until(lambda: any(e["id"] == sid for e in lu.errors), DELIVERY)
+    err = next((e for e in lu.errors if e["id"] == sid), None)
     t.expect(err is not None and err["condition"] == "not-allowed",
              "want a not-allowed bounce, got %s" % (err and err["condition"]),
              lu.recent_history(6))
@@ -320,7 +347,7 @@ def s_restart(t, count=30, interval=0.1):
     def settled():
         return all(lu.message_from(ru.jid, b) or any(e["id"] == sid for e in ru.errors)
                    for sid, b in sent)
-    procs_wait(settled, 2 * DELIVERY)
+    until(settled, 2 * DELIVERY, 0.1)
     delivered = [b for sid, b in sent if lu.message_from(ru.jid, b)]
     errors = {}
     for sid, b in sent:
@@ -353,8 +380,10 @@ def s_srv(t, dns, hosts, srv):
     try:
         dns.publish(h, s)
         t.step("restart %s so that it has no stream to %s" % (R.kind, L.domain))
-        R.restart()
+        # its users log in again and may send presence to L at once: what it
+        # tries from now on counts
         t.pair.mark()
+        R.restart()
         lu, ru = t.pair.users("f")
         deliver_err = None
         try:
@@ -382,11 +411,13 @@ def s_srv(t, dns, hosts, srv):
 DEAD_HOST = 10
 
 
-def procs_wait(pred, timeout):
+def until(pred, timeout, step=0.05):
     end = time.monotonic() + timeout
-    while time.monotonic() < end and not pred():
-        time.sleep(0.1)
-    return pred()
+    while not pred():
+        if time.monotonic() >= end:
+            return False
+        time.sleep(step)
+    return True
 
 
 SCENARIOS = {

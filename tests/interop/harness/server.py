@@ -6,7 +6,8 @@ stopped by PID. Scenarios use it through:
 - `user(name)`: an Endpoint for a user of the domain;
 - `mark()` / `streams(peer_domain)`: the S2S streams with a peer since the
   mark, as the server itself reports them (direction, auth method, TLS);
-- `refusals(peer_domain)`: log lines where it refused or failed a stream;
+- `refusals(peer)`: log lines where it refused or failed a stream with the
+  server `peer`; `deliberate_refusals()`: those that are on purpose;
 - `set_policy(...)`: only where the server has a directional policy (s2sd);
 - `forget_failures()`: undo cached connection failures (ejabberd: restart).
 """
@@ -43,6 +44,7 @@ class Stream:
 class Server:
     kind = "server"
     supports_policy = False
+    binds_source = False        # outgoing S2S connections from ip4/ip6
     password_prefix = "pw-"
 
     def __init__(self, ctx, domain, n):

@@ -2,8 +2,10 @@
 the namespace's loopback (AF_PACKET, no extra tools), reduced to one record
 per TCP connection to an S2S port.
 
-For each connection it records who connected (the process owning the client
-socket at SYN time, found through /proc), to which address, whether the
+For each connection it records who connected (by source address for servers
+that bind their outgoing connections, else the process owning the client
+socket at SYN time, found through /proc - "?" when that socket was already
+gone, as for a connection refused at once), to which address, whether the
 connection was refused, the TLS version the server chose (from its
 ServerHello: supported_versions, else the legacy version), and XMPP seen in
 clear text (stanzas, dialback elements). This is the harness's own,
@@ -101,8 +103,9 @@ class Wire:
     after Net.enter()). `ports`: the S2S ports to follow. `owners()` returns
     the pid -> label map of the servers (asked at each SYN)."""
 
-    def __init__(self, owners, ports=(5269,)):
+    def __init__(self, owners, sources, ports=(5269,)):
         self.owners = owners
+        self.sources = sources      # () -> {ip: label} for servers that bind
         self.ports = set(ports)
         self.conns = {}
         self.order = []
@@ -169,7 +172,10 @@ class Wire:
                 c = Conn(client, server, time.monotonic())
                 self.conns[key] = c
                 self.order.append(c)
-                c.initiator = _socket_owner(client, self.owners())
+                # on lo the kernel picks the destination as source address:
+                # a source address only names a server that binds it
+                src = self.sources().get(client[0]) if client[0] != server[0] else None
+                c.initiator = src or _socket_owner(client, self.owners())
                 return
             if c is None:
                 return

@@ -24,13 +24,20 @@ _ids = itertools.count(1)
 class Loop:
     def __init__(self):
         self.loop = asyncio.new_event_loop()
+        self.exceptions = []
         self.thread = threading.Thread(target=self._run, name="xmpp-loop",
                                        daemon=True)
         self.thread.start()
 
     def _run(self):
         asyncio.set_event_loop(self.loop)
+        self.loop.set_exception_handler(self._exception)
         self.loop.run_forever()
+
+    def _exception(self, _loop, context):
+        # asyncio's default handler logs from inside garbage collection, which
+        # can re-enter the log file's writer: keep the message instead.
+        self.exceptions.append(context.get("message", "?"))
 
     def run(self, coro, timeout):
         """Run `coro` on the loop, wait up to `timeout` s for its result."""
@@ -60,6 +67,16 @@ class Loop:
                 pass
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(5)
+
+
+def dispose(x):
+    """Close a slixmpp stream object for good, its send task included (left
+    pending, it is reported as destroyed when collected)."""
+    x.cancel_connection_attempt()
+    x.abort()
+    task = getattr(x, "_run_out_filters", None)
+    if task is not None and not task.done():
+        task.cancel()
 
 
 def bare(jid):
@@ -136,25 +153,12 @@ class Endpoint:
                          and m["body"] == body), None)
         return self.wait(found, timeout)
 
-    def wait_error(self, stanza_id, timeout):
-        def found():
-            return next((e for e in self.errors if e["id"] == stanza_id), None)
-        return self.wait(found, timeout)
-
-    def wait_sub_request(self, frm, timeout):
-        return self.wait(lambda: frm in self.sub_requests, timeout)
-
-    def wait_subscribed(self, frm, timeout):
-        return self.wait(lambda: frm in self.subscribed_by, timeout)
-
-    def wait_presence(self, frm, timeout, show=None, status=None,
-                      ptype="available"):
-        def match():
-            p = self.presence.get(frm)
-            return p is not None and p["type"] == ptype and \
-                (show is None or p["show"] == show) and \
-                (status is None or p["status"] == status)
-        return self.wait(match, timeout)
+    def sees(self, frm, show=None, status=None):
+        """Last presence from `frm` is available (with that show/status)."""
+        p = self.presence.get(frm)
+        return p is not None and p["type"] == "available" and \
+            (show is None or p["show"] == show) and \
+            (status is None or p["status"] == status)
 
     def message_from(self, frm, body):
         with self.cv:
@@ -218,8 +222,7 @@ class C2SUser(Endpoint):
         while not started.is_set() and not failure and self.loop.loop.time() < end:
             await asyncio.sleep(0.02)
         if not started.is_set():
-            x.cancel_connection_attempt()
-            x.abort()
+            dispose(x)
             raise RuntimeError("c2s login of %s at %s:%d failed: %s" % (
                 self.jid, self.address[0], self.address[1],
                 "; ".join(failure) or "time-out after %gs" % timeout))
@@ -243,7 +246,7 @@ class C2SUser(Endpoint):
     def disconnect(self):
         x, self.xmpp = self.xmpp, None
         if x is not None:
-            self.loop.call(x.abort)
+            self.loop.call(dispose, x)
 
     def _send_message(self, to, body, sid):
         def send():
@@ -279,25 +282,36 @@ class HomeUser(Endpoint):
     def disconnect(self):
         pass
 
+    def _link(self):
+        x = self.node.xmpp
+        if x is None:
+            raise RuntimeError("home node %s is not attached to s2sd (%s)" % (
+                self.node.component_jid, self.node.last_problem()))
+        return x
+
     def _send_message(self, to, body, sid):
+        x = self._link()
+
         def send():
-            m = self.node.xmpp.make_message(mto=to, mbody=body, mtype="chat",
-                                            mfrom=self._full())
+            m = x.make_message(mto=to, mbody=body, mtype="chat",
+                               mfrom=self._full())
             m["id"] = sid
             m.send()
         self.node.loop.call(send)
 
     def _send_presence(self, to, ptype):
         frm = self.jid if ptype in ("subscribe", "subscribed") else self._full()
+        x = self._link()
         if ptype == "subscribed":
             self.allowed.add(to)
-        self.node.loop.call(lambda: self.node.xmpp.send_presence(
-            pto=to, pfrom=frm, ptype=ptype))
+        self.node.loop.call(lambda: x.send_presence(pto=to, pfrom=frm,
+                                                    ptype=ptype))
         if ptype == "subscribed":       # RFC 6121 3.1.5: then our presence
             self._presence_to(to)
 
     def _presence_to(self, to):
-        self.node.loop.call(lambda: self.node.xmpp.send_presence(
+        x = self._link()
+        self.node.loop.call(lambda: x.send_presence(
             pto=to, pfrom=self._full(), pshow=self.show or None,
             pstatus=self.status or None))
 
@@ -311,9 +325,10 @@ class HomeUser(Endpoint):
         frm, ptype = bare(pres["from"]), pres["type"]
         if ptype == "probe" and frm in self.allowed:
             self._presence_to(frm)
-        elif ptype == "subscribed":     # ask for the contact's presence now
-            self.node.loop.call(lambda: self.node.xmpp.send_presence(
-                pto=frm, pfrom=self.jid, ptype="probe"))
+        elif ptype == "subscribed" and self.node.xmpp is not None:
+            x = self.node.xmpp          # ask for the contact's presence now
+            self.node.loop.call(lambda: x.send_presence(pto=frm, pfrom=self.jid,
+                                                        ptype="probe"))
 
 
 class HomeNode:
@@ -341,6 +356,10 @@ class HomeNode:
 
     def _note(self, text):
         self.events.append((time.strftime("%H:%M:%S"), text))
+
+    def last_problem(self):
+        bad = [e for _t, e in self.events if not e.startswith("attached")]
+        return bad[-1] if bad else "no attempt yet"
 
     def _dispatch(self, stanza, presence):
         u = self.users.get(bare(stanza["to"]))
@@ -377,8 +396,7 @@ class HomeNode:
             self.attached.set()
             self._note("attached to %s:%d as %s" % (self.address + (self.component_jid,)))
             return None
-        x.cancel_connection_attempt()
-        x.abort()
+        dispose(x)
         return "; ".join(failure) or "no handshake within %gs" % timeout
 
     def _lost(self, x):
@@ -412,7 +430,7 @@ class HomeNode:
             if self._task:
                 self._task.cancel()
             if self.xmpp is not None:
-                self.xmpp.abort()
+                dispose(self.xmpp)
             self.xmpp = None
         try:
             self.loop.run(halt(), 5)
