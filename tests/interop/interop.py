@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import modes as M                          # noqa: E402
 from harness import net, pki, procs, report, scenarios, wire, xmpp  # noqa: E402
 from harness.ejabberd import Ejabberd                   # noqa: E402
-from harness.prosody import Prosody                     # noqa: E402
+from harness.prosody import Prosody, ProsodyHome        # noqa: E402
 from harness.s2sd import S2sd                           # noqa: E402
 from harness.server import Ctx                          # noqa: E402
 
@@ -99,6 +99,11 @@ class Suite:
                   os.path.abspath(self.args.build))
         if not self.args.s2sd or "prosody" in self.args.peers:
             self.servers["prosody"] = Prosody(ctx, "prosody.test", HOSTS["prosody.test"])
+        if not self.args.s2sd:
+            self.servers["prosody-home"] = ProsodyHome(ctx, self.servers["prosody"])
+            for d in ("home.prosody.test", "untrusted.prosody.test"):
+                self.srv[d] = [("prosody.test", 5269, 10, 0)]
+            self.dns.publish(self.hosts, self.srv)
         if not self.args.s2sd or "ejabberd" in self.args.peers:
             self.servers["ejabberd"] = Ejabberd(ctx, "ejabberd.test",
                                                 HOSTS["ejabberd.test"])
@@ -115,7 +120,7 @@ class Suite:
         for s in list(self.servers.values()):
             p = s.proc
             if p is not None:
-                out[p.pid] = s.kind
+                out[p.pid] = s.process_label
         return out
 
     def sources(self):
@@ -131,6 +136,7 @@ class Suite:
         if not self.args.s2sd:
             pairs.append(scenarios.Pair(S["prosody"], S["ejabberd"], self.wire))
             pairs.append(scenarios.Pair(S["ejabberd"], S["prosody"], self.wire, "b"))
+            pairs.append(scenarios.Pair(S["prosody-home"], S["ejabberd"], self.wire))
         if not self.args.self_check:
             for peer in self.args.peers:
                 pairs.append(scenarios.Pair(S["s2sd"], S[peer], self.wire))
@@ -139,7 +145,7 @@ class Suite:
     # -- the run --
     def run(self):
         for mode in self.args.modes:
-            kinds = ["mode", "verify"] + (["restart", "srv"]
+            kinds = ["mode", "verify"] + (["refusal", "restart", "srv"]
                                           if mode is M.TLS_VALID else [])
             if any(wanted(self.args, k, mode) for k in kinds):
                 self.block(mode)
@@ -163,13 +169,17 @@ class Suite:
             for p in self.pairs:
                 if p.suffix:            # the reversed self-check pair: 5 and 6 only
                     continue
+                if mode is M.TLS_VALID and p.L.kind == "prosody":
+                    self.scenario(p, "refusal", mode, broken)
                 self.scenario(p, "mode", mode, broken)
                 self.scenario(p, "verify", mode, broken)
             if mode is M.TLS_VALID:
                 for p in self.pairs:
-                    self.scenario(p, "restart", mode, broken)
+                    if p.L.kind != "prosody-home":  # shares Prosody's process
+                        self.scenario(p, "restart", mode, broken)
                 for p in self.pairs:
-                    self.scenario(p, "srv", mode, broken)
+                    if p.L.kind != "prosody-home":
+                        self.scenario(p, "srv", mode, broken)
         finally:
             for s in self.servers.values():
                 s.stop()

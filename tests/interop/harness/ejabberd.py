@@ -167,6 +167,12 @@ class Ejabberd(Server):
                 u.connect()
         return self.users[name]
 
+    refusal_patterns = {
+        "untrusted-cert": r"Failed to establish outbound s2s connection \S+ -> "
+                          r"%(peer)s: Peer certificate rejected",
+        "tls-required": r"s2s connection \S+ -> %(peer)s.*(TLS|STARTTLS|starttls)",
+    }
+
     def forget_failures(self):
         """ejabberd bounces everything for a domain it failed to reach, for a
         random back-off of tens of seconds: a restart is the only reset."""

@@ -2,10 +2,13 @@
 log in the harness's temporary directory; run as root in the foreground."""
 import os
 import re
+import secrets
 
 from . import procs
 from .server import Server, Stream
-from .xmpp import C2SUser
+from .xmpp import C2SUser, HomeNode
+
+COMPONENT_PORT = 5347
 
 CONFIG = """-- written by the s2sd interop harness; mode {mode}
 run_as_root = true
@@ -27,8 +30,23 @@ s2s_secure_auth = {secure_auth}
 unbound = {{ options = {{ ["local-zone:"] = "test. transparent" }} }}
 ssl = {{ certificate = "{cert}", key = "{key}", cafile = "{ca}" }}
 
+component_ports = {{ {cport} }}
+component_interfaces = {{ "{ip4}" }}
+
 VirtualHost "{domain}"
     ssl = {{ certificate = "{cert}", key = "{key}", cafile = "{ca}" }}
+
+-- a home node (XEP-0114) validating the harness's HomeNode against a real
+-- server, exactly as it will attach to s2sd
+Component "{hdomain}"
+    component_secret = "{hsecret}"
+    ssl = {{ certificate = "{hcert}", key = "{hkey}", cafile = "{ca}" }}
+
+-- always presents a certificate nobody trusts: scenario 0 checks that the
+-- harness recognises a peer's deliberate refusal
+Component "{bdomain}"
+    component_secret = "{hsecret}"
+    ssl = {{ certificate = "{bcert}", key = "{bkey}", cafile = "{ca}" }}
 """
 
 # Prosody's file log: "Nov 22 16:02:03 source<TAB>level<TAB>message"
@@ -45,19 +63,34 @@ class Prosody(Server):
         self.logs = [self.log]
         self.registered = set()
         self.wanted = set()
+        self.home_secret = secrets.token_hex(16)
         os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
+
+    @property
+    def home_domain(self):
+        return "home." + self.domain
+
+    @property
+    def bad_domain(self):
+        return "untrusted." + self.domain
 
     def configure(self, mode):
         cert, key = self.ctx.ca.pair(self.domain, mode.valid_certs)
-        modules = ["roster", "saslauth", "dialback", "disco", "ping",
-                   "admin_shell", "admin_socket"]
+        hcert, hkey = self.ctx.ca.pair(self.home_domain, mode.valid_certs)
+        bcert, bkey = self.ctx.ca.self_signed(self.bad_domain)
+        modules = ["roster", "saslauth", "disco", "ping", "admin_shell",
+                   "admin_socket"]
         if mode.tls:
             modules.append("tls")
+        if not mode.valid_certs:    # TLS-valid mode: SASL EXTERNAL or nothing
+            modules.append("dialback")
         with open(self.conf, "w") as f:
             f.write(CONFIG.format(
                 mode=mode.key, dir=self.dir, log=self.log.path, ip4=self.ip4,
                 ip6=self.ip6, domain=self.domain, cert=cert, key=key,
-                ca=self.ctx.ca.cert,
+                ca=self.ctx.ca.cert, cport=COMPONENT_PORT,
+                hdomain=self.home_domain, hsecret=self.home_secret, hcert=hcert,
+                hkey=hkey, bdomain=self.bad_domain, bcert=bcert, bkey=bkey,
                 modules=", ".join('"%s"' % m for m in modules),
                 require_encryption=str(mode.tls).lower(),
                 secure_auth=str(mode.valid_certs).lower()))
@@ -101,15 +134,18 @@ class Prosody(Server):
             if m:
                 yield m.group(1), m.group(2), m.group(3), raw
 
-    def streams(self, peer):
+    def streams(self, peer, local=None):
         """Streams with `peer` completed since the mark. Prosody logs per
         session (source = session id): "Stream encrypted (TLSv1.3 with ...)",
         "Outgoing|Incoming s2s connection A->B complete"; the mechanism comes
         from "SASL EXTERNAL with PEER succeeded" (out), "Accepting SASL
         EXTERNAL identity from PEER" (in), "sent dialback key" (out) and
         "asking PEER if key ... belongs to them" (in)."""
+        local = local or self.domain
         by_session, ext_in, ext_out, out = {}, False, False, []
         for src, _lvl, msg, raw in self._lines():
+            if ":" in src and not src.startswith(local + ":"):
+                continue            # another host's module
             s = by_session.setdefault(src, {"tls": "none", "auth": None,
                                             "lines": []})
             m = re.match(r"Stream encrypted \((\S+) with", msg)
@@ -129,7 +165,8 @@ class Prosody(Server):
             if m:
                 d = "out" if m.group(1) == "Outgoing" else "in"
                 other = m.group(3) if d == "out" else m.group(2)
-                if other != peer:
+                mine = m.group(2) if d == "out" else m.group(3)
+                if other != peer or mine != local:
                     continue
                 ext = ext_out if d == "out" else ext_in
                 auth = s["auth"] or ("external" if ext else "?")
@@ -143,7 +180,65 @@ class Prosody(Server):
                 if d in msg and (lvl in ("warn", "error") or re.search(
                     r"closed|failed|error|[Ff]orbid", msg))]
 
-    # Prosody refusing on purpose (its s2s security settings)
-    refusal_patterns = [r"Forbidding insecure connection",
-                        r"Encrypted server-to-server communication is required",
-                        r"No SASL EXTERNAL offer and Dialback"]
+    refusal_patterns = {
+        "untrusted-cert": r"Forbidding insecure connection to/from %(peer)s "
+                          r"because its certificate",
+        "tls-required": r"Encrypted server-to-server communication is required",
+        "no-dialback": r"No SASL EXTERNAL offer and Dialback",
+    }
+
+
+class ProsodyHome(Server):
+    """Users of Prosody's component domain home.DOMAIN, held by a HomeNode
+    attached to Prosody's component port: the same code that plays s2sd's
+    home node, checked here against a real XEP-0114 server. Runs inside the
+    Prosody process: start/stop only attach/leave."""
+    kind = "prosody-home"
+    wire_label = "prosody"
+
+    def __init__(self, ctx, prosody):
+        self.ctx, self.prosody = ctx, prosody
+        self.domain, self.n = prosody.home_domain, prosody.n
+        self.ip4, self.ip6 = prosody.ip4, prosody.ip6
+        self.mode, self.users, self.logs = None, {}, prosody.logs
+        self.home = HomeNode(ctx.loop, self.domain, prosody.home_secret,
+                             (prosody.ip4, COMPONENT_PORT), self.domain,
+                             "prosody-home")
+
+    @property
+    def proc(self):
+        return self.prosody.proc
+
+    def configure(self, mode):
+        pass
+
+    def start(self, mode):
+        self.mode = mode
+        if self.home._task is None:
+            self.home.start()
+        if not self.home.wait_attached(10):
+            raise RuntimeError("home node could not attach to Prosody's component "
+                               "port: %s" % self.home.last_problem())
+
+    def stop(self):
+        return None
+
+    def resume(self):
+        self.start(self.mode)
+
+    def shutdown(self):
+        self.home.stop()
+
+    def running(self):
+        return self.prosody.running() and self.home.attached.is_set()
+
+    def user(self, name):
+        if name not in self.users:
+            self.users[name] = self.home.user(name)
+        return self.users[name]
+
+    def streams(self, peer):
+        return self.prosody.streams(peer, local=self.domain)
+
+    def refusals(self, peer):
+        return self.prosody.refusals(peer)

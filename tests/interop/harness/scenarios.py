@@ -39,7 +39,7 @@ class Result:
 
     @property
     def name(self):
-        return "%s/%s" % (self.pair.label, self.scenario)
+        return "%s %s" % (self.pair.label, self.scenario)
 
 
 class Pair:
@@ -48,7 +48,7 @@ class Pair:
 
     @property
     def label(self):
-        return "%s-%s" % (self.L.kind, self.R.kind)
+        return "%s/%s" % (self.L.kind, self.R.kind)
 
     def users(self, slug):
         name = slug + self.suffix
@@ -136,12 +136,13 @@ class Test:
                          + ["-- %s --" % receiver.label] + receiver.recent_history(8))
 
     def refused_by_peer(self, why):
-        """If the remote peer's log shows it refused on purpose (security
-        settings it cannot relax), the scenario is marked as its refusal."""
-        lines = self.R.deliberate_refusals(self.L.domain)
+        """If R declares it cannot do this mode, and its log shows that
+        refusal, the scenario is marked as R's refusal, with the line."""
+        reason = self.R.limitations.get(self.mode.key)
+        lines = self.R.refusal_lines(reason, self.L.domain) if reason else []
         if lines:
-            raise StepFailed("%s: %s refused (its own log says so)" % (why, self.R.kind),
-                             lines, peer_refused=True)
+            raise StepFailed("%s: %s cannot do this (%s), its log says so" % (
+                why, self.R.kind, reason), lines, peer_refused=True)
 
     def arrives(self, cond, sender, target, what, timeout=DELIVERY):
         """Wait for cond() (what the receiving side must see), unless `sender`
@@ -190,7 +191,8 @@ class Test:
             d = "in" if s.direction == "out" else "out"     # from L's side
             res.remote_view.setdefault(d, (s.auth, s.tls))
         for d, (a, b) in (("out", (L, R)), ("in", (R, L))):
-            conns = [c for c in self.pair.wire.between(a.kind, (b.ip4, b.ip6))
+            conns = [c for c in self.pair.wire.between(a.process_label,
+                                                       (b.ip4, b.ip6))
                      if c.established]
             if conns:
                 res.wire[d] = conns[-1].tls or "none"
@@ -247,6 +249,31 @@ def s_mode(t):
     t.deliver(ru, lu, "hello from %s (%s)" % (t.R.kind, t.mode.key))
     t.deliver(lu, ru, "hello from %s (%s)" % (t.L.kind, t.mode.key))
     t.check_security()
+
+
+def s_refusal(t):
+    """Scenario 0 (self-check): the harness tells a peer's deliberate refusal
+    by its log line. In TLS-valid mode (no dialback) R is asked to reach
+    untrusted.DOMAIN, a Prosody host whose certificate nobody trusts: R must
+    bounce the message and log its refusal; the classification used for
+    declared limitations must find that line."""
+    ru = t.R.user("m1" + t.pair.suffix)
+    target = "x@" + t.L.bad_domain
+    t.step("message %s -> %s (untrusted certificate)" % (ru.jid, target))
+    sid = ru.send_message(target, "s0")
+    until(lambda: any(e["id"] == sid for e in ru.errors), DELIVERY)
+    err = next((e for e in ru.errors if e["id"] == sid), None)
+    t.expect(err is not None, "%s did not bounce the message" % t.R.kind,
+             ru.recent_history(4))
+    t.note("%s bounced: %s/%s %s" % (t.R.kind, err["type"], err["condition"],
+                                     err["text"]))
+    t.step("%s's log shows the refusal (pattern 'untrusted-cert')" % t.R.kind)
+    lines = []
+    until(lambda: lines.extend(t.R.refusal_lines("untrusted-cert", target[2:]))
+          or lines, STREAM_LOG)
+    t.expect(lines, "no refusal line in %s's log" % t.R.kind,
+             t.R.refusals(t.L)[-6:])
+    t.note("refusal line: %s" % lines[0][:200])
 
 
 def s_verify(t):
@@ -394,7 +421,7 @@ def s_srv(t, dns, hosts, srv):
         dead_ips = (h[dead][0], h[dead][1])
         tried_dead = [c for c in conns if c.server[0] in dead_ips]
         reached = [c for c in conns if c.server[0] in (L.ip4, L.ip6)
-                   and c.initiator in (R.kind, "?") and c.established]
+                   and c.initiator in (R.process_label, "?") and c.established]
         t.note("%s tried the dead first target: %s; then the second: %s" % (
             R.kind, "yes (%s)" % ", ".join(
                 "%s %s" % (c.server[0], "refused" if c.refused else "?")
@@ -421,7 +448,7 @@ def until(pred, timeout, step=0.05):
 
 
 SCENARIOS = {
-    "mode": s_mode, "verify": s_verify, "restart": s_restart, "srv": s_srv,
+    "refusal": s_refusal, "mode": s_mode, "verify": s_verify, "restart": s_restart, "srv": s_srv,
 }
 
 
@@ -429,5 +456,6 @@ def scenario_name(kind, mode):
     if kind == "mode":
         return {M.TLS_VALID: "1-tls-valid", M.TLS_UNTRUSTED: "2-tls-untrusted",
                 M.NO_TLS: "3-no-tls"}[mode]
-    return {"verify": "4-verify[%s]" % mode.key, "restart": "5-restart",
+    return {"refusal": "0-refusal-detected",
+            "verify": "4-verify[%s]" % mode.key, "restart": "5-restart",
             "srv": "6-srv-failover"}[kind]

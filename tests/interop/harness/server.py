@@ -7,7 +7,7 @@ stopped by PID. Scenarios use it through:
 - `mark()` / `streams(peer_domain)`: the S2S streams with a peer since the
   mark, as the server itself reports them (direction, auth method, TLS);
 - `refusals(peer)`: log lines where it refused or failed a stream with the
-  server `peer`; `deliberate_refusals()`: those that are on purpose;
+  server `peer`; `refusal_lines()`: those that refuse on purpose;
 - `set_policy(...)`: only where the server has a directional policy (s2sd);
 - `forget_failures()`: undo cached connection failures (ejabberd: restart).
 """
@@ -45,6 +45,7 @@ class Server:
     kind = "server"
     supports_policy = False
     binds_source = False        # outgoing S2S connections from ip4/ip6
+    wire_label = None           # the process's name in wire records (kind)
     password_prefix = "pw-"
 
     def __init__(self, ctx, domain, n):
@@ -60,6 +61,10 @@ class Server:
     @property
     def label(self):
         return self.kind
+
+    @property
+    def process_label(self):
+        return self.wire_label or self.kind
 
     # -- lifecycle --
     def start(self, mode):
@@ -148,14 +153,21 @@ class Server:
     def refusals(self, peer):
         raise NotImplementedError
 
-    # Log lines by which this server refuses a peer on purpose (its security
-    # settings), as opposed to failing: regular expressions.
-    refusal_patterns = []
+    # How this server's log says it refused a peer on purpose, by reason:
+    # {reason: regular expression with %(peer)s for the peer's domain}.
+    refusal_patterns = {}
+    # Scenarios this server cannot do as a peer, by mode key: {mode: reason}.
+    # Only a declared limitation, proven by its log line, turns a failure
+    # into PEER-REFUSED; anything else the peer refuses is a failure.
+    limitations = {}
 
-    def deliberate_refusals(self, peer):
+    def refusal_lines(self, reason, peer_domain):
         import re
-        return [l for l in self.since_mark().splitlines()
-                if any(re.search(p, l) for p in self.refusal_patterns)]
+        pat = self.refusal_patterns.get(reason)
+        if pat is None:
+            return []
+        rx = re.compile(pat % {"peer": re.escape(peer_domain)})
+        return [l for l in self.since_mark().splitlines() if rx.search(l)]
 
     # -- policy and quirks --
     def set_policy(self, peer, direction):
