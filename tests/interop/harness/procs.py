@@ -23,6 +23,7 @@ class Proc:
         self.env = env
         self.cwd = cwd
         self.popen = None
+        self.terminating = False
 
     @property
     def pid(self):
@@ -56,16 +57,23 @@ class Proc:
         if self.alive():
             os.kill(self.popen.pid, sig)
 
-    def stop(self, timeout=10.0):
-        """SIGTERM, wait up to `timeout`, then SIGKILL. Returns the exit
-        status (negative: killed by that signal)."""
-        if self.popen is None:
-            return None
-        if self.popen.poll() is None:
+    def terminate(self):
+        """SIGTERM once, without waiting (stop() then waits)."""
+        if self.popen is not None and self.popen.poll() is None and \
+                not self.terminating:
+            self.terminating = True
             try:
                 os.kill(self.popen.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+
+    def stop(self, timeout=10.0):
+        """SIGTERM (unless terminate() sent it), wait up to `timeout`, then
+        SIGKILL. Returns the exit status (negative: killed by that signal)."""
+        if self.popen is None:
+            return None
+        if self.popen.poll() is None:
+            self.terminate()
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -26,11 +26,18 @@ def line(res):
     return s
 
 
+def ordered(results):
+    """By pair (in the order they were made), scenario number, mode."""
+    from .modes import ALL
+    return sorted(results, key=lambda r: (r.pair.order, r.scenario[:1],
+                                          ALL.index(r.mode)))
+
+
 def table(results):
     head = ("pair (L-R)", "scenario", "result", "auth L out/in", "TLS L out/in",
             "TLS wire out/in", "R's view out/in", "notes")
     rows = [head]
-    for r in results:
+    for r in ordered(results):
         rows.append((r.pair.label, r.scenario, r.status, _dirs(r.auth),
                      _dirs(r.tls), _dirs(r.wire), _remote(r),
                      "; ".join(r.notes)))

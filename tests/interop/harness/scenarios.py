@@ -6,6 +6,7 @@ what the servers reported about their streams (auth method, TLS version), the
 TLS version seen on the wire, and on failure the step, the reason and the log
 lines that explain it. A scenario never stops the run: it returns a Result.
 """
+import re
 import time
 import traceback
 
@@ -17,10 +18,14 @@ STREAM_LOG = 4.0    # s: ejabberd writes its log with a delay
 
 
 class StepFailed(Exception):
-    def __init__(self, why, evidence=None, peer_refused=False):
+    """A step failed. `status`: FAIL, or PEER-REFUSED / PEER-LIMIT when the
+    failure is a limitation the peer declares and its log or the wire proves
+    (only ever for Prosody and ejabberd, never for s2sd)."""
+
+    def __init__(self, why, evidence=None, peer_refused=False, status=None):
         super().__init__(why)
         self.evidence = evidence or []
-        self.peer_refused = peer_refused
+        self.status = status or ("PEER-REFUSED" if peer_refused else "FAIL")
 
 
 class Result:
@@ -43,8 +48,12 @@ class Result:
 
 
 class Pair:
+    made = 0
+
     def __init__(self, local, remote, wire, suffix=""):
         self.L, self.R, self.wire, self.suffix = local, remote, wire, suffix
+        Pair.made += 1
+        self.order = Pair.made
 
     @property
     def label(self):
@@ -81,16 +90,16 @@ class Test:
         try:
             fn(self, *args)
         except StepFailed as e:
-            self._fail(str(e), e.evidence, e.peer_refused)
+            self._fail(str(e), e.evidence, e.status)
         except Exception as e:  # a harness or server failure: still a result
             self._fail("%s: %s" % (type(e).__name__, e),
-                       traceback.format_exc().splitlines()[-6:])
+                       traceback.format_exc().splitlines()[-6:], "FAIL")
         self.res.seconds = time.monotonic() - t0
         return self.res
 
-    def _fail(self, why, evidence, peer_refused):
+    def _fail(self, why, evidence, status):
         r = self.res
-        r.status = "PEER-REFUSED" if peer_refused else "FAIL"
+        r.status = status
         r.failed_step = r.steps[-1][1] if r.steps else "setup"
         r.steps.append((False, why))
         r.why = why
@@ -144,14 +153,13 @@ class Test:
             raise StepFailed("%s: %s cannot do this (%s), its log says so" % (
                 why, self.R.kind, reason), lines, peer_refused=True)
 
-    def arrives(self, cond, sender, target, what, timeout=DELIVERY):
+    def arrives(self, cond, sender, target, what, since, timeout=DELIVERY):
         """Wait for cond() (what the receiving side must see), unless `sender`
-        first gets an error from `target` (the S2S path failed): then fail at
-        once with that error."""
-        n0 = len(sender.errors)
-
+        got an error from `target` after `since` (the time it sent; the S2S
+        path failed): then fail at once with that error."""
         def error():
-            return next((e for e in sender.errors[n0:] if e["from"] == target), None)
+            return next((e for e in sender.errors
+                         if e["from"] == target and e["at"] >= since), None)
         if until(lambda: cond() or error(), timeout) and not error():
             return
         err = error()
@@ -281,30 +289,10 @@ def s_verify(t):
     changes seen both ways, messages both ways; then (where L has a
     directional policy) deny in, deny out, with hot reload."""
     lu, ru = t.pair.users("v%d" % t.mode.scenario)
-    t.step("%s asks to subscribe to %s" % (ru.jid, lu.jid))
-    ru.subscribe(lu.jid)
-    t.arrives(lambda: ru.jid in lu.sub_requests, ru, lu.jid,
-              "subscription request to reach %s" % lu.jid)
-    t.step("%s approves; %s sees 'subscribed' and %s available" % (
-        lu.jid, ru.jid, lu.jid))
-    lu.approve(ru.jid)
-    t.arrives(lambda: lu.jid in ru.subscribed_by, lu, ru.jid,
-              "'subscribed' to reach %s" % ru.jid)
-    t.arrives(lambda: ru.sees(lu.jid), lu, ru.jid,
-              "%s to see %s available" % (ru.jid, lu.jid))
+    subscription(t, ru, lu)
     change_seen(t, lu, ru, "away", "s4 %s away" % t.mode.key)
 
-    t.step("%s asks to subscribe to %s" % (lu.jid, ru.jid))
-    lu.subscribe(ru.jid)
-    t.arrives(lambda: lu.jid in ru.sub_requests, lu, ru.jid,
-              "subscription request to reach %s" % ru.jid)
-    t.step("%s approves; %s sees 'subscribed' and %s available" % (
-        ru.jid, lu.jid, ru.jid))
-    ru.approve(lu.jid)
-    t.arrives(lambda: ru.jid in lu.subscribed_by, ru, lu.jid,
-              "'subscribed' to reach %s" % lu.jid)
-    t.arrives(lambda: lu.sees(ru.jid), ru, lu.jid,
-              "%s to see %s available" % (lu.jid, ru.jid))
+    subscription(t, lu, ru)
     change_seen(t, ru, lu, "dnd", "s4 %s busy" % t.mode.key)
 
     t.deliver(ru, lu, "s4 in %s" % t.mode.key)
@@ -319,12 +307,30 @@ def s_verify(t):
         t.L.clear_policy()
 
 
+def subscription(t, asker, contact):
+    """`asker` subscribes to `contact`'s presence; `contact` approves."""
+    t.step("%s asks to subscribe to %s" % (asker.jid, contact.jid))
+    t0 = time.monotonic()
+    asker.subscribe(contact.jid)
+    t.arrives(lambda: asker.jid in contact.sub_requests, asker, contact.jid,
+              "subscription request to reach %s" % contact.jid, t0)
+    t.step("%s approves; %s sees 'subscribed' and %s available" % (
+        contact.jid, asker.jid, contact.jid))
+    t0 = time.monotonic()
+    contact.approve(asker.jid)
+    t.arrives(lambda: contact.jid in asker.subscribed_by, contact, asker.jid,
+              "'subscribed' to reach %s" % asker.jid, t0)
+    t.arrives(lambda: asker.sees(contact.jid), contact, asker.jid,
+              "%s to see %s available" % (asker.jid, contact.jid), t0)
+
+
 def change_seen(t, who, watcher, show, status):
     t.step("%s changes presence to %s %r; %s sees it" % (who.jid, show, status,
                                                           watcher.jid))
+    t0 = time.monotonic()
     who.set_presence(show, status)
     t.arrives(lambda: watcher.sees(who.jid, show, status), who, watcher.jid,
-              "%s to see the change" % watcher.jid)
+              "%s to see the change" % watcher.jid, t0)
 
 
 def policy_steps(t, lu, ru):
@@ -356,14 +362,16 @@ def s_restart(t, count=30, interval=0.1):
     delivered or answered with an error, none silently lost."""
     lu, ru = t.pair.users("r")
     t.deliver(ru, lu, "s5 before the restart")
-    t.step("%s sends %d messages, one every %gs; %s restarts after %d" % (
-        ru.jid, count, interval, t.L.kind, count // 3))
+    t.step("%s sends %d messages, one every %gs; %s gets SIGTERM after %d, "
+           "starts again after %d" % (ru.jid, count, interval, t.L.kind,
+                                      count // 3, 2 * count // 3))
     sent = []
     for i in range(count):
         if i == count // 3:
-            t.L.stop()
+            t.L.begin_stop()
             restart_at = time.monotonic()
         if i == 2 * count // 3:
+            t.L.stop()
             t.L.resume()
             t.note("%s down for %.1fs" % (t.L.kind, time.monotonic() - restart_at))
         body = "s5 #%02d" % i
@@ -385,10 +393,53 @@ def s_restart(t, count=30, interval=0.1):
             and not any(e["id"] == sid for e in ru.errors)]
     t.note("delivered %d, bounced %d %s, lost %d" % (
         len(delivered), sum(errors.values()), errors or "", len(lost)))
-    t.expect(not lost, "%d message(s) neither delivered nor bounced: %s" % (
-        len(lost), ", ".join(lost)), lu.recent_history(10) + ru.recent_history(10))
+    if lost:
+        blame = [who_lost(t, b) for b in lost]
+        for b, (_who, why) in zip(lost, blame):
+            t.note("%r: %s" % (b, why))
+        why = "%d message(s) neither delivered nor bounced: %s" % (
+            len(lost), ", ".join(lost))
+        ev = []
+        for sid, b in sent:
+            if b in lost:       # what each server logged about that stanza
+                for srv in (t.R, t.L):
+                    lines = [l for l in srv.since_mark().splitlines()
+                             if re.search(r"\b%s\b" % sid, l)]
+                    ev.append("-- %s's log about %s (id %s): %d line(s) --" % (
+                        srv.kind, b, sid, len(lines)))
+                    ev += [l[:240] for l in lines[:6]]
+        def known(who):
+            return (who == t.L.kind and "restart-loss" in t.L.known_losses) or \
+                (who == t.R.kind and "sender-loss" in t.R.known_losses)
+        if all(known(who) for who, _ in blame):
+            raise StepFailed(why + " (losses %s is known for, see README)" % " and ".join(
+                sorted({who for who, _ in blame})), ev, status="PEER-LIMIT")
+        raise StepFailed(why, ev)
     t.deliver(lu, ru, "s5 after the restart")
     t.collect_streams(("out",))
+
+
+def who_lost(t, body):
+    """Which side lost a message, from the wire (clear text: no-tls mode):
+    returns (server kind or "?", explanation)."""
+    L, R = t.L, t.R
+    to_l = [c for c in t.pair.wire.since_mark() if c.server[0] in (L.ip4, L.ip6)]
+    hits = [(c, at) for c, at in t.pair.wire.find_clear(body.encode())
+            if c in to_l]
+    if not hits:
+        if any(c.tls or c.client_hello for c in to_l):
+            return "?", "streams to %s use TLS: the wire cannot tell" % L.kind
+        return R.kind, "never went over the wire to %s: %s dropped it" % (
+            L.kind, R.kind)
+    c, at = hits[-1]
+    l_close, r_close = c.closed.get("server"), c.closed.get("client")
+    if r_close is not None and at > r_close:
+        return R.kind, "%s sent it after closing its own stream" % R.kind
+    when = "before" if l_close is None or at < l_close else \
+        "%.3fs after" % (at - l_close)
+    return L.kind, ("reached %s on the wire %s it closed the stream (RFC 6120 "
+                    "4.4: still to be processed); %s neither delivered nor "
+                    "bounced it" % (L.kind, when, L.kind))
 
 
 def s_srv(t, dns, hosts, srv):
@@ -457,5 +508,6 @@ def scenario_name(kind, mode):
         return {M.TLS_VALID: "1-tls-valid", M.TLS_UNTRUSTED: "2-tls-untrusted",
                 M.NO_TLS: "3-no-tls"}[mode]
     return {"refusal": "0-refusal-detected",
-            "verify": "4-verify[%s]" % mode.key, "restart": "5-restart",
-            "srv": "6-srv-failover"}[kind]
+            "verify": "4-verify[%s]" % mode.key,
+            "restart": "5-restart[%s]" % mode.key,
+            "srv": "6-srv-failover[%s]" % mode.key}[kind]

@@ -74,9 +74,21 @@ class Server:
         # users connect when a scenario asks for them: a user that logs in
         # now would send presence (probes) over S2S before the scenario
 
+    def begin_stop(self):
+        """Send SIGTERM and return at once (scenario 5: the peer keeps
+        sending while the server shuts down); stop() then waits."""
+        if not getattr(self, "_stopping", False):
+            self._online = [u for u in self.users.values()
+                            if getattr(u, "connected", lambda: False)()]
+            self._stopping = True
+        if self.proc is not None:
+            self.proc.terminate()
+
     def stop(self):
-        self._online = [u for u in self.users.values()
-                        if getattr(u, "connected", lambda: False)()]
+        if not getattr(self, "_stopping", False):
+            self._online = [u for u in self.users.values()
+                            if getattr(u, "connected", lambda: False)()]
+        self._stopping = False
         for u in self.users.values():
             u.disconnect()
         if self.proc is not None:
@@ -160,6 +172,11 @@ class Server:
     # Only a declared limitation, proven by its log line, turns a failure
     # into PEER-REFUSED; anything else the peer refuses is a failure.
     limitations = {}
+    # Losses this server is known for, proven by the wire in scenario 5:
+    # "restart-loss": drops stanzas that reach it while it shuts down;
+    # "sender-loss": drops stanzas it routes to a stream that is closing.
+    # A loss pinned on such a server is PEER-LIMIT; s2sd declares none.
+    known_losses = set()
 
     def refusal_lines(self, reason, peer_domain):
         import re

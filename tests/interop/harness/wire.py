@@ -24,6 +24,7 @@ TLS_NAMES = {0x0304: "TLS1.3", 0x0303: "TLS1.2", 0x0302: "TLS1.1",
              0x0301: "TLS1.0"}
 CLEAR_STANZA = re.compile(rb"<(?:\w+:)?(message|presence|iq)[\s>/]")
 CLEAR_DIALBACK = re.compile(rb"<db:(result|verify)[\s>/]")
+KEEP_CLEAR = 1 << 20        # clear-text bytes kept per connection
 
 
 class Conn:
@@ -37,6 +38,9 @@ class Conn:
         self.clear = {"client": b"", "server": b""}   # first clear-text bytes
         self.clear_stanzas = []     # (direction, element) sent without TLS
         self.dialback_clear = False
+        self.segments = []          # (time, sender, bytes) while in clear text
+        self.kept = 0
+        self.closed = {}            # sender -> time of its </stream:stream>
 
     def describe(self):
         state = "refused" if self.refused else \
@@ -198,6 +202,12 @@ class Wire:
         if c.tls is None and not c.client_hello:
             if len(c.clear[sender]) < 4096:
                 c.clear[sender] += payload[:4096]
+            if c.kept < KEEP_CLEAR:
+                c.segments.append((time.monotonic(), sender, payload))
+                c.kept += len(payload)
+            if sender not in c.closed and (b"</stream:stream>" in payload or
+                                           b"<stream:error" in payload):
+                c.closed[sender] = time.monotonic()
             for m in CLEAR_STANZA.finditer(payload):
                 c.clear_stanzas.append((sender, m.group(1).decode()))
             if CLEAR_DIALBACK.search(payload):
@@ -211,6 +221,13 @@ class Wire:
     def since_mark(self):
         with self.lock:
             return list(self.order[self.mark_at:])
+
+    def find_clear(self, needle, sender="client"):
+        """Where `needle` went over the wire in clear text since the mark:
+        [(conn, time)] for segments sent by `sender` ("client": the side that
+        connected). A needle split over two segments is not found."""
+        return [(c, t) for c in self.since_mark()
+                for t, who, data in c.segments if who == sender and needle in data]
 
     def between(self, initiator, server_ips, port=None):
         """Connections since the mark from `initiator` to any of `server_ips`."""
