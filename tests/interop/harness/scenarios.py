@@ -15,6 +15,7 @@ from . import modes as M
 DELIVERY = 10.0     # s: a message over a stream that may need setting up
 NEGATIVE = 3.0      # s: how long "does not arrive" is watched
 STREAM_LOG = 4.0    # s: ejabberd writes its log with a delay
+SETTLE = 12.0       # s: scenario 5, for the last bounces after a restart
 
 
 class StepFailed(Exception):
@@ -377,12 +378,12 @@ def s_restart(t, count=30, interval=0.1):
         body = "s5 #%02d" % i
         sent.append((ru.send_message(lu.jid, body), body))
         time.sleep(interval)
-    t.step("every message delivered or bounced (waiting up to %gs)" % (2 * DELIVERY))
+    t.step("every message delivered or bounced (waiting up to %gs)" % SETTLE)
 
     def settled():
         return all(lu.message_from(ru.jid, b) or any(e["id"] == sid for e in ru.errors)
                    for sid, b in sent)
-    until(settled, 2 * DELIVERY, 0.1)
+    until(settled, SETTLE, 0.1)
     delivered = [b for sid, b in sent if lu.message_from(ru.jid, b)]
     errors = {}
     for sid, b in sent:
