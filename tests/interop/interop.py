@@ -245,6 +245,8 @@ def main(argv):
     if os.geteuid() != 0:
         print("interop: needs root (network namespace, ports, peers' users)")
         return 2
+    # SIGINT and SIGTERM both end in the same clean-up (finally below)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     suite = Suite(args)
     status = 2
@@ -262,7 +264,8 @@ def main(argv):
         print("interop: set-up failed: %s" % e)
     finally:
         logs = suite.cleanup()
-    report.final(suite.results, logs, time.monotonic() - suite.t0)
+    report.final(suite.results, logs, time.monotonic() - suite.t0,
+                 interrupted=status == 130)
     return status
 
 

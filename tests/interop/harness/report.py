@@ -50,7 +50,7 @@ def table(results):
     return "\n".join(out)
 
 
-def final(results, logs, seconds):
+def final(results, logs, seconds, interrupted=False):
     fails = [r for r in results if r.status == "FAIL"]
     for r in fails:
         print("\n--- FAILED %s (mode %s)" % (r.name, r.mode.key))
@@ -63,6 +63,6 @@ def final(results, logs, seconds):
     n = {}
     for r in results:
         n[r.status] = n.get(r.status, 0) + 1
-    print("\n%d scenarios: %s; %.0fs; logs kept in %s" % (
-        len(results), ", ".join("%d %s" % (v, k) for k, v in sorted(n.items())),
-        seconds, logs))
+    print("\n%d scenarios%s: %s; %.0fs; logs kept in %s" % (
+        len(results), " (INTERRUPTED: the rest did not run)" if interrupted else "",
+        ", ".join("%d %s" % (v, k) for k, v in sorted(n.items())), seconds, logs))
