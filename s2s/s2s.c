@@ -139,8 +139,10 @@ s2s_cb_authenticated(void *arg, struct s2s_conn *c, const char *local,
 	struct s2s_link *l = arg;
 	const char *v = s2s_conn_tls_version(c);
 
-	log_info(LOG_SUB_S2S, s2s_conn_id(c), "%s ready local=%s remote=%s "
-	         "auth=%s tls=%s peer=%s",
+	/* One line per pair when it becomes usable: operators and the interop
+	 * suite read the authentication method and TLS version here. */
+	log_info(LOG_SUB_S2S, s2s_conn_id(c), "stream ready dir=%s local=%s "
+	         "remote=%s auth=%s tls=%s addr=%s",
 	         l->role == S2S_ROLE_IN ? "in" : "out", local, remote,
 	         s2s_auth_name(how), v != NULL ? v : "none",
 	         s2s_conn_peer(c));

@@ -109,7 +109,7 @@ class S2sd(Server):
             f.write("# written by the s2sd interop harness\n%s %s\n"
                     % (domain, HOME))
         self.write_policy([])
-        jid = os.environ.get("S2SD_HOME_JID", domain)
+        jid = os.environ.get("S2SD_HOME_JID", HOME)
         self.home = HomeNode(ctx.loop, jid, self.home_secret,
                              (self.ip4, COMPONENT_PORT), domain, "s2sd-home")
 
