@@ -302,6 +302,7 @@ runtime_watch_policy(struct runtime *rt)
 
 	free(rt->pol_base);
 	rt->pol_base = xstrdup(basename(copy));
+	uv_fs_event_stop(&rt->pol_watch);   /* a reload may move the file */
 	/* Watch the directory: a file replaced by rename keeps being seen. */
 	rc = uv_fs_event_start(&rt->pol_watch, runtime_on_policy_event,
 	                       dirname(copy2), 0);

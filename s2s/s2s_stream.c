@@ -137,6 +137,51 @@ s2s_stream__send_header(struct s2s_stream *st, const char *from,
 	util_buf_free(&b);
 }
 
+static void
+s2s_put_attr(struct util_buf *b, const char *name, const char *value)
+{
+	if (value == NULL)
+		return;
+	util_buf_printf(b, " %s='", name);
+	s2s_attr_escape(b, value);
+	util_buf_puts(b, "'");
+}
+
+void
+s2s_stream__send_db(struct s2s_stream *st, const char *name, const char *from,
+                    const char *to, const char *id, const char *type,
+                    const char *text, const char *cond, const char *cond_text)
+{
+	struct util_buf b = {0};
+
+	util_buf_printf(&b, "<db:%s", name);
+	s2s_put_attr(&b, "from", from);
+	s2s_put_attr(&b, "to", to);
+	s2s_put_attr(&b, "id", id);
+	s2s_put_attr(&b, "type", type);
+	if (text == NULL && cond == NULL) {
+		util_buf_puts(&b, "/>");
+	} else {
+		util_buf_puts(&b, ">");
+		if (text != NULL)
+			s2s_attr_escape(&b, text);
+		if (cond != NULL) {
+			util_buf_printf(&b, "<error type='cancel'><%s xmlns='%s'/>",
+			                cond, STANZA_NS_STANZAS);
+			if (cond_text != NULL) {
+				util_buf_printf(&b, "<text xmlns='%s'>",
+				                STANZA_NS_STANZAS);
+				s2s_attr_escape(&b, cond_text);
+				util_buf_puts(&b, "</text>");
+			}
+			util_buf_puts(&b, "</error>");
+		}
+		util_buf_printf(&b, "</db:%s>", name);
+	}
+	s2s_stream__send(st, b.data, b.len);
+	util_buf_free(&b);
+}
+
 void
 s2s_stream__report_closed(struct s2s_stream *st, int err, const char *why)
 {
@@ -345,9 +390,13 @@ s2s_on_stanza(void *arg, struct stanza *el)
 	if (s2s_stream__is(el, XMLSTREAM_NS_STREAMS, "error")) {
 		s2s_on_stream_error(st, el);
 		stanza_free(el);
-	} else if (st->state == S2S_ST_CLOSING) {
-		stanza_free(el);    /* we are leaving; RFC 6120 4.4 */
+	} else if (st->state == S2S_ST_CLOSING &&
+	           (st->opts.role != S2S_ROLE_IN || st->auth == S2S_AUTH_NONE)) {
+		stanza_free(el);    /* nothing to negotiate while leaving */
 	} else if (st->opts.role == S2S_ROLE_IN) {
+		/* Also while closing: what the peer sent before it saw our
+		 * closing tag is delivered, not lost (RFC 6120 4.4 lets us
+		 * process data until its own closing tag). */
 		s2s_stream__in_element(st, el);
 	} else {
 		s2s_stream__out_element(st, el);

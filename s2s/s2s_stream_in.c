@@ -211,29 +211,12 @@ s2s_in_auth(struct s2s_stream *st, const struct stanza *el)
 	s2s_stream__restart(st);
 }
 
-/* <db:NAME from=FROM to=TO [id] type=TYPE>[<error .../>]</db:NAME> */
 static void
 s2s_in_db_reply(struct s2s_stream *st, const char *name, const char *from,
                 const char *to, const char *id, const char *type,
                 const char *cond, const char *text)
 {
-	struct stanza *r = stanza_new(S2S_NS_DIALBACK, name), *e;
-
-	stanza_set_attr(r, "from", from);
-	stanza_set_attr(r, "to", to);
-	if (id != NULL)
-		stanza_set_attr(r, "id", id);
-	stanza_set_attr(r, "type", type);
-	if (cond != NULL) {
-		e = stanza_add_child(r, S2S_NS_SERVER, "error");
-		stanza_set_attr(e, "type", "cancel");
-		stanza_add_child(e, STANZA_NS_STANZAS, cond);
-		if (text != NULL)
-			stanza_add_text(stanza_add_child(e, STANZA_NS_STANZAS,
-			                                 "text"), text);
-	}
-	s2s_stream__send_elem(st, r);
-	stanza_free(r);
+	s2s_stream__send_db(st, name, from, to, id, type, NULL, cond, text);
 }
 
 /* The receiving role: the peer asks us to accept (to=LOCAL, from=REMOTE). */
@@ -375,7 +358,7 @@ s2s_in_stanza(struct s2s_stream *st, struct stanza *el)
 	const char *f = stanza_attr(el, "from"), *t = stanza_attr(el, "to");
 	struct jid *jf = NULL, *jt = NULL;
 
-	if (st->state != S2S_ST_READY) {
+	if (st->auth == S2S_AUTH_NONE) {
 		s2s_stream__fail(st, S2SD_EAUTH, "not-authorized",
 		                 "stanza before authentication");
 	} else if (f == NULL || t == NULL) {
@@ -417,6 +400,13 @@ s2s_stream__in_element(struct s2s_stream *st, struct stanza *el)
 {
 	bool is_tls = s2s_stream__is(el, S2S_NS_TLS, "starttls");
 
+	if (st->state == S2S_ST_CLOSING) {
+		if (s2s_in_is_stanza(el))
+			s2s_in_stanza(st, el);
+		else
+			stanza_free(el);
+		return;
+	}
 	/* Inbound "required" comes before anything else. */
 	if (!st->tls_on && st->opts.security == S2S_SEC_REQUIRED && !is_tls)
 		s2s_stream__fail(st, S2SD_EPOLICY, "policy-violation",

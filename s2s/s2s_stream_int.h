@@ -83,6 +83,13 @@ void s2s_stream__send(struct s2s_stream *st, const char *buf, size_t len);
 void s2s_stream__send_elem(struct s2s_stream *st, const struct stanza *el);
 void s2s_stream__send_header(struct s2s_stream *st, const char *from,
                              const char *to);
+/* <db:NAME from to [id] [type]>TEXT | error</db:NAME>, written with the
+ * db: prefix of our header: ejabberd matches dialback elements by that
+ * prefixed name. COND (NULL: none) makes it an error reply. */
+void s2s_stream__send_db(struct s2s_stream *st, const char *name,
+                         const char *from, const char *to, const char *id,
+                         const char *type, const char *text,
+                         const char *cond, const char *cond_text);
 /* Stream error COND (NULL: the stream condition for ERR) with TEXT, close,
  * report closed(ERR). */
 void s2s_stream__fail(struct s2s_stream *st, int err, const char *cond,

@@ -24,16 +24,11 @@ s2s_stream__out_start(struct s2s_stream *st)
 static void
 s2s_out_send_result(struct s2s_stream *st, const char *local)
 {
-	struct stanza *r;
 	char key[65];
 
 	st->cbs.dialback_key(st->arg, st->remote, local, st->id, key);
-	r = stanza_new(S2S_NS_DIALBACK, "result");
-	stanza_set_attr(r, "from", local);
-	stanza_set_attr(r, "to", st->remote);
-	stanza_add_text(r, key);
-	s2s_stream__send_elem(st, r);
-	stanza_free(r);
+	s2s_stream__send_db(st, "result", local, st->remote, NULL, NULL, key,
+	                    NULL, NULL);
 	s2s_stream__pair_add(st, local, st->remote, S2S_AUTH_DIALBACK,
 	                     S2S_PAIR_PENDING);
 }
@@ -320,7 +315,6 @@ void
 s2s_stream__out_flush_verifies(struct s2s_stream *st)
 {
 	struct s2s_verify_req *r;
-	struct stanza *v;
 
 	if (st->state != S2S_ST_READY)
 		return;
@@ -328,13 +322,8 @@ s2s_stream__out_flush_verifies(struct s2s_stream *st)
 		if (r->sent)
 			continue;
 		r->sent = true;
-		v = stanza_new(S2S_NS_DIALBACK, "verify");
-		stanza_set_attr(v, "from", r->local);
-		stanza_set_attr(v, "to", r->remote);
-		stanza_set_attr(v, "id", r->id);
-		stanza_add_text(v, r->key);
-		s2s_stream__send_elem(st, v);
-		stanza_free(v);
+		s2s_stream__send_db(st, "verify", r->local, r->remote, r->id,
+		                    NULL, r->key, NULL, NULL);
 	}
 }
 

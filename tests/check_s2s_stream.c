@@ -637,7 +637,7 @@ out_sasl_failure_then_dialback(struct harness *h)
 	h_take(h);
 	h_feed(h, "<failure xmlns='" NS_SASL "'><not-authorized/></failure>");
 	dialback_key(h->secret, "a.test", "b.test", "peerid1", key);
-	snprintf(expect, sizeof(expect), ">%s</result>", key);
+	snprintf(expect, sizeof(expect), ">%s</db:result>", key);
 	ck_sent(h, expect);
 	h_feed(h, "<db:result from='a.test' to='b.test' type='valid'/>");
 	ck_assert_int_eq(h->auth_how, S2S_AUTH_DIALBACK);
@@ -649,8 +649,7 @@ out_optional_clear_dialback(struct harness *h)
 {
 	h_init(h, S2S_ROLE_OUT, S2S_SEC_OPTIONAL, h->bytewise);
 	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT));
-	ck_sent(h, "<result xmlns='jabber:server:dialback' from='b.test' "
-	           "to='a.test'>");
+	ck_sent(h, "<db:result from='b.test' to='a.test'>");
 	h_feed(h, "<db:result from='a.test' to='b.test' type='invalid'/>");
 	ck_assert_int_eq(h->closed_err, S2SD_EAUTH);
 	ck_assert_int_eq(h->auths, 0);
@@ -710,8 +709,8 @@ out_verify_stream(struct harness *h)
 	                                        "ID7", "cafe"), 0);
 	ck_assert_ptr_null(strstr(h_take(h), "db:verify"));
 	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT));
-	ck_sent(h, "<verify xmlns='jabber:server:dialback' from='b.test' "
-	           "to='a.test' id='ID7'>cafe</verify>");
+	ck_sent(h, "<db:verify from='b.test' to='a.test' id='ID7'>cafe"
+	           "</db:verify>");
 	ck_assert_int_eq(h->auths, 0);      /* nothing is authenticated */
 	h_feed(h, "<db:verify from='a.test' to='b.test' id='ID7' "
 	          "type='valid'/>");
@@ -759,6 +758,29 @@ out_piggyback(struct harness *h)
 	ck_assert_int_eq(h->closed, 1);
 }
 
+/* We close (shutdown); what the peer sent before it saw our closing tag
+ * is still delivered, then its close completes the handshake. */
+static void
+in_closing_delivers_in_flight(struct harness *h)
+{
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	h_feed(h, "<db:result from='a.test' to='b.test'>k</db:result>");
+	s2s_stream_dialback_verified(h->st, "b.test", "a.test", true, 0,
+	                             h->now);
+	h_take(h);
+	s2s_stream_close(h->st, 0, NULL, h->now);
+	ck_sent(h, "</stream:stream>");
+	h_feed(h, MSG("a@a.test", "b@b.test"));
+	ck_assert_int_eq(h->nstanzas, 1);
+	/* Negotiation is over, though: a new dialback request is ignored. */
+	h_feed(h, "<db:result from='a.test' to='b2.test'>k</db:result>");
+	ck_assert_int_eq(h->verifies, 1);   /* only the first, before closing */
+	h_feed(h, "</stream:stream>");
+	ck_assert_int_eq(h->closed, 1);
+	ck_assert_int_eq(h->closed_err, 0);
+}
+
 typedef void scenario_fn(struct harness *h);
 
 static scenario_fn *const scenarios[] = {
@@ -788,6 +810,7 @@ static scenario_fn *const scenarios[] = {
     out_peer_stream_error,
     out_verify_stream,
     out_piggyback,
+    in_closing_delivers_in_flight,
 };
 
 START_TEST(test_scenario_split_invariant)

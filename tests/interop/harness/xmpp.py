@@ -83,10 +83,26 @@ def bare(jid):
     return str(jid).split("/", 1)[0].lower()
 
 
+STANZAS_NS = "{urn:ietf:params:xml:ns:xmpp-stanzas}"
+
+
+def _condition_of(stanza):
+    """The error condition read from the XML itself: slixmpp's error
+    plugin only knows the jabber:client namespace, so for a component
+    (jabber:component:accept) it reports feature-not-implemented."""
+    for el in stanza.xml:
+        if el.tag.endswith("}error") or el.tag == "error":
+            for child in el:
+                if child.tag.startswith(STANZAS_NS) and \
+                        child.tag != STANZAS_NS + "text":
+                    return child.tag[len(STANZAS_NS):]
+    return stanza["error"]["condition"]
+
+
 def _error_of(stanza, kind):
     err = stanza["error"]
     return {"kind": kind, "from": bare(stanza["from"]), "id": stanza["id"],
-            "condition": err["condition"], "type": err["type"],
+            "condition": _condition_of(stanza), "type": err["type"],
             "text": err["text"], "at": time.monotonic()}
 
 
