@@ -128,6 +128,7 @@ check: deps
 	$(MAKE) check-unit
 	$(MAKE) check-asan
 	./build/s2sd -n -c etc/s2sd.conf
+	$(MAKE) interop
 	@echo "check: all passed"
 
 check-unit: all tests

@@ -282,7 +282,14 @@ in_required_refuses_dialback_before_tls(struct harness *h)
 {
 	h_init(h, S2S_ROLE_IN, S2S_SEC_REQUIRED, h->bytewise);
 	h_feed(h, PEER_HDR("a.test", "b.test"));
-	ck_sent(h, "<starttls xmlns='" NS_TLS "'><required/></starttls>");
+	{
+		const char *o = h_take(h);
+		ck_assert_ptr_nonnull(strstr(o, "<starttls xmlns='" NS_TLS
+		                                "'><required/></starttls>"));
+		/* Nothing but TLS is advertised before TLS. */
+		ck_assert_ptr_null(strstr(o, "urn:xmpp:features:dialback"));
+		ck_assert_ptr_null(strstr(o, "mechanisms"));
+	}
 	ck_assert_int_eq(h->closed, 0);
 	h_feed(h, "<db:result from='a.test' to='b.test'>abc</db:result>");
 	ck_sent(h, "<policy-violation");

@@ -12,7 +12,6 @@
 #include "cm/err.h"
 #include "tls/tls_int.h"
 
-#define TLS_CERT_OID_XMPPADDR "1.3.6.1.5.5.7.8.5"
 #define TLS_CERT_WARN_DAYS 14
 
 /* ---- show -------------------------------------------------------------- */
@@ -431,16 +430,14 @@ tls_cert_set_names(gnutls_x509_crt_t crt, const struct tls_cert_make *req)
 	                                       0, req->domains[0],
 	                                       strlen(req->domains[0]));
 
+	/* DNS-IDs only: every peer checks them (RFC 6125, RFC 7590), while an
+	 * XmppAddr SAN makes ejabberd 23.01 (Debian 12) crash its S2S process
+	 * on our certificate (badarg in xmpp_stream_pkix:get_cert_domains),
+	 * which would cut federation with it. */
 	for (i = 0; i < req->ndomains && rc >= 0; i++)
 		rc = gnutls_x509_crt_set_subject_alt_name(
 		    crt, GNUTLS_SAN_DNSNAME, req->domains[i],
 		    (unsigned)strlen(req->domains[i]), GNUTLS_FSAN_APPEND);
-	/* XmppAddr too (RFC 6120 13.7.1.4), for peers that look for it. */
-	for (i = 0; i < req->ndomains && rc >= 0; i++)
-		rc = gnutls_x509_crt_set_subject_alt_othername(
-		    crt, TLS_CERT_OID_XMPPADDR, req->domains[i],
-		    (unsigned)strlen(req->domains[i]),
-		    GNUTLS_FSAN_APPEND | GNUTLS_FSAN_ENCODE_UTF8_STRING);
 	return rc;
 }
 

@@ -44,8 +44,8 @@ struct tls_cert_check_in {
 };
 int tls_cert_check(const struct tls_cert_check_in *in, struct util_buf *out);
 
-/* What to generate. Every domain becomes a DNS SAN (and, self-signed, an
- * XmppAddr); the first is also the subject CN. */
+/* What to generate. Every domain becomes a DNS SAN (no XmppAddr: ejabberd
+ * 23.01 crashes on it); the first is also the subject CN. */
 struct tls_cert_make {
 	const char *out_file;           /* certificate (selfsigned) or CSR */
 	const char *key_file;
