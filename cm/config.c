@@ -303,6 +303,50 @@ config_load(const char *path, const char *const *overrides,
 	return 0;
 }
 
+struct config_peek {
+	const char *section, *name;
+	char *out;
+	size_t len;
+	bool found;
+};
+
+static int
+config_peek_handler(void *user, const char *section, const char *name,
+                    const char *value)
+{
+	struct config_peek *pk = user;
+
+	if (strcmp(section, pk->section) == 0 && strcmp(name, pk->name) == 0) {
+		snprintf(pk->out, pk->len, "%s", value);
+		pk->found = true;
+	}
+	return 1;
+}
+
+int
+config_peek(const char *path, const char *key, char *out, size_t len)
+{
+	char section[64], *dot = strchr(key, '.'), *dir, *slash;
+	struct config_peek pk = {section, dot + 1, out, len, false};
+	int id;
+
+	snprintf(section, sizeof(section), "%.*s", (int)(dot - key), key);
+	for (id = 0; id < CONFIG_PARAM_COUNT; id++)
+		if (strcmp(config__defs[id].key, key) == 0)
+			snprintf(out, len, "%s", config__defs[id].def);
+	if (ini_parse(path, config_peek_handler, &pk) < 0)
+		return -ENOENT;
+	if (pk.found && out[0] != '/' && out[0] != '\0' &&
+	    (slash = strrchr(path, '/')) != NULL) {
+		dir = xstrndup(path, (size_t)(slash - path));
+		dot = xasprintf("%s/%s", dir, out);
+		snprintf(out, len, "%s", dot);
+		free(dot);
+		free(dir);
+	}
+	return 0;
+}
+
 const char *
 config_path(const struct config *cfg)
 {

@@ -61,6 +61,12 @@ struct config;
 int config_load(const char *path, const char *const *overrides,
                 struct config **out, struct util_buf *errors,
                 struct util_buf *warnings);
+/* The value of one setting KEY ("section.name") as written in PATH (a
+ * relative path made absolute), or its default, whatever errors the rest of
+ * the file has: for s2sctl, to find the daemon of a file being fixed.
+ * Returns 0, or -ENOENT when the file cannot be read (OUT gets the
+ * default then). */
+int config_peek(const char *path, const char *key, char *out, size_t len);
 struct config *config_ref(struct config *cfg);
 void config_unref(struct config *cfg);  /* NULL ok */
 

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "cm/config.h"
+#include "cm/control.h"
 #include "cm/daemon.h"
 #include "cm/err.h"
 #include "cm/log.h"
@@ -42,6 +43,8 @@ struct s2sd {
 	struct s2sd_opts opts;
 	struct config *cfg;
 	struct runtime *rt;
+	struct control *control;
+	uint64_t started_ms;
 	uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
 	uv_timer_t drain;       /* bounds a graceful stop */
 	bool signals_on;        /* the uv_signal_t handles are initialised */
@@ -152,27 +155,40 @@ s2sd_load_config(const struct s2sd_opts *o, bool to_log)
 	return cfg;
 }
 
-static void
-s2sd_reload(struct s2sd *d)
+/* Reload everything; problems go to the log and, when REPORT is not NULL,
+ * to it (s2sctl reload). Returns 0, or 1 when the old state was kept. */
+static int
+s2sd_reload(struct s2sd *d, struct util_buf *report)
 {
-	struct util_buf changed = {0};
-	struct config *cfg;
+	struct util_buf changed = {0}, errors = {0}, warnings = {0};
+	struct config *cfg = NULL;
 	int rc;
 
 	log_info(LOG_SUB_CM, 0, "reload start config=%s", d->opts.config_path);
-	if ((cfg = s2sd_load_config(&d->opts, true)) == NULL) {
-		log_error(LOG_SUB_CM, 0, "reload failed: configuration has "
-		          "errors, the previous one stays in force");
-		return;
+	config_load(d->opts.config_path, d->opts.overrides, &cfg, &errors,
+	            &warnings);
+	s2sd_report_lines(&warnings, true, LOG_LEVEL_WARN);
+	if (cfg != NULL && d->rt != NULL &&
+	    runtime_reload(d->rt, cfg, &errors) < 0) {
+		config_unref(cfg);
+		cfg = NULL;
 	}
-	if (d->rt != NULL && runtime_reload(d->rt, cfg, &changed) < 0) {
-		s2sd_report_lines(&changed, true, LOG_LEVEL_ERROR);
+	if (cfg == NULL) {
+		s2sd_report_lines(&errors, true, LOG_LEVEL_ERROR);
 		log_error(LOG_SUB_CM, 0, "reload failed: the previous "
 		          "configuration stays in force");
-		util_buf_free(&changed);
-		config_unref(cfg);
-		return;
+		if (report != NULL)
+			util_buf_printf(report, "%sreload failed: the previous "
+			                "configuration stays in force\n",
+			                errors.data != NULL ? errors.data : "");
+		util_buf_free(&errors);
+		util_buf_free(&warnings);
+		return 1;
 	}
+	if (report != NULL && warnings.data != NULL)
+		util_buf_puts(report, warnings.data);
+	util_buf_free(&errors);
+	util_buf_free(&warnings);
 	util_buf_reset(&changed);
 	if (config_restart_changes(d->cfg, cfg, &changed) > 0)
 		log_warnx(LOG_SUB_CM, 0, "reload: changed settings need a "
@@ -190,6 +206,60 @@ s2sd_reload(struct s2sd *d)
 	config_unref(d->cfg);
 	d->cfg = cfg;
 	log_info(LOG_SUB_CM, 0, "reload done");
+	if (report != NULL)
+		util_buf_puts(report, "reload done\n");
+	return 0;
+}
+
+/* The control socket's commands (s2sctl). */
+static int
+s2sd_control(void *arg, int argc, char **argv, struct util_buf *out)
+{
+	struct s2sd *d = arg;
+	int sub, lvl;
+
+	if (strcmp(argv[0], "status") == 0) {
+		util_buf_printf(out, "s2sd %s pid %ld up %llus config %s\n"
+		                "federation %s\n", S2SD_VERSION, (long)getpid(),
+		                (unsigned long long)((uv_now(&d->loop) -
+		                                      d->started_ms) / 1000),
+		                d->opts.config_path,
+		                config_bool(d->cfg, CONFIG_FED_ENABLED) ? "on"
+		                                                       : "off");
+		runtime_describe(d->rt, out);
+		return 0;
+	}
+	if (strcmp(argv[0], "streams") == 0) {
+		runtime_describe(d->rt, out);
+		return 0;
+	}
+	if (strcmp(argv[0], "reload") == 0)
+		return s2sd_reload(d, out);
+	if (strcmp(argv[0], "policy") == 0 && argc >= 3 && argc <= 4 &&
+	    strcmp(argv[1], "test") == 0)
+		return runtime_policy_test(d->rt, argv[2],
+		                           argc == 4 ? argv[3] : NULL, out);
+	if (strcmp(argv[0], "route") == 0 && argc == 2) {
+		runtime_route(d->rt, argv[1], out);
+		return 0;
+	}
+	if (strcmp(argv[0], "log") == 0 && argc >= 3 && argc <= 4 &&
+	    strcmp(argv[1], "level") == 0 &&
+	    (lvl = log_level_parse(argv[2])) >= 0) {
+		sub = argc == 4 ? log_sub_parse(argv[3]) : -1;
+		if (argc == 4 && sub < 0) {
+			util_buf_printf(out, "unknown subsystem %s\n", argv[3]);
+			return 2;
+		}
+		log_set_level(sub, (enum log_level)lvl);
+		log_info(LOG_SUB_CM, 0, "log level %s for %s", argv[2],
+		         argc == 4 ? argv[3] : "all subsystems");
+		util_buf_printf(out, "log level %s for %s\n", argv[2],
+		                argc == 4 ? argv[3] : "all subsystems");
+		return 0;
+	}
+	util_buf_printf(out, "unknown or malformed command '%s'\n", argv[0]);
+	return 2;
 }
 
 static void
@@ -221,6 +291,8 @@ s2sd_stop(struct s2sd *d, const char *why)
 		return;
 	d->stopping = true;
 	log_info(LOG_SUB_CM, 0, "stopping reason=%s", why);
+	control_close(d->control);
+	d->control = NULL;
 	if (d->rt != NULL) {
 		uv_timer_init(&d->loop, &d->drain);
 		uv_timer_start(&d->drain, s2sd_on_drain,
@@ -248,7 +320,7 @@ s2sd_on_signal(uv_signal_t *h, int signum)
 		s2sd_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	case SIGHUP:
-		s2sd_reload(d);
+		s2sd_reload(d, NULL);
 		break;
 	case SIGUSR1:
 		if ((rc = log_reopen()) < 0)
@@ -295,6 +367,13 @@ s2sd_start(struct s2sd *d)
 		d->rt = NULL;
 		return 1;
 	}
+	if (control_open(&d->loop, config_str(d->cfg, CONFIG_GENERAL_CONTROL_SOCKET),
+	                 config_str(d->cfg, CONFIG_GENERAL_CONTROL_GROUP),
+	                 s2sd_control, d, &d->control, why, sizeof(why)) < 0) {
+		log_error(LOG_SUB_CM, 0, "cannot start: %s", why);
+		return 1;
+	}
+	d->started_ms = uv_now(&d->loop);
 	if (pid_file[0] != '\0' &&
 	    daemon_write_pidfile(pid_file, why, sizeof(why)) < 0) {
 		log_error(LOG_SUB_CM, 0, "%s", why);

@@ -17,6 +17,7 @@
 #include "router/router.h"
 #include "s2s/s2s.h"
 #include "tls/tls_ctx.h"
+#include "xmpp/jid.h"
 #include "xmpp/stanza.h"
 
 #define RUNTIME_POLICY_DEBOUNCE_MS 300
@@ -512,6 +513,48 @@ runtime_stop(struct runtime *rt, void (*cb)(void *arg), void *arg)
 		s2s_close(rt->s2s, runtime_s2s_closed, rt);
 	else
 		runtime_s2s_closed(rt);
+}
+
+static void
+runtime_policy_line(const struct runtime *rt, const char *domain,
+                    enum policy_dir dir, int *rc, struct util_buf *out)
+{
+	struct policy_decision d;
+
+	policy_check(rt->pol, domain, dir, &d);
+	util_buf_printf(out, "%s %s: %s by '%s' (%s:%d)\n", domain,
+	                policy_dir_name(dir), d.allow ? "allow" : "deny",
+	                d.rule, d.file, d.line);
+	if (!d.allow)
+		*rc = 1;
+}
+
+int
+runtime_policy_test(const struct runtime *rt, const char *domain,
+                    const char *dir, struct util_buf *out)
+{
+	char dom[JID_PART_MAX + 1], why[200];
+	int rc = 0;
+
+	if (jid_domain_prep(domain, dom, sizeof(dom), why, sizeof(why)) < 0) {
+		util_buf_printf(out, "%s: %s\n", domain, why);
+		return 2;
+	}
+	if (dir != NULL && strcmp(dir, "in") != 0 && strcmp(dir, "out") != 0) {
+		util_buf_printf(out, "direction must be in or out\n");
+		return 2;
+	}
+	if (dir == NULL || strcmp(dir, "in") == 0)
+		runtime_policy_line(rt, dom, POLICY_IN, &rc, out);
+	if (dir == NULL || strcmp(dir, "out") == 0)
+		runtime_policy_line(rt, dom, POLICY_OUT, &rc, out);
+	return rc;
+}
+
+void
+runtime_route(const struct runtime *rt, const char *jid, struct util_buf *out)
+{
+	router_explain(rt->router, jid, out);
 }
 
 void

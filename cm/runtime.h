@@ -34,6 +34,14 @@ int runtime_reload(struct runtime *rt, struct config *cfg,
  * or S2SD_ECONFIG with "FILE:LINE: message" lines in ERRORS. */
 int runtime_check(struct config *cfg, struct util_buf *errors);
 void runtime_stop(struct runtime *rt, void (*cb)(void *arg), void *arg);
+/* The running policy's decision for DOMAIN in DIR ("in"/"out", NULL:
+ * both) and the rule that made it; returns 0 when allowed, 1 when denied,
+ * 2 for a bad domain or direction. */
+int runtime_policy_test(const struct runtime *rt, const char *domain,
+                        const char *dir, struct util_buf *out);
+/* Where a stanza to JID would go and why (router_explain). */
+void runtime_route(const struct runtime *rt, const char *jid,
+                   struct util_buf *out);
 /* Streams, one line each (see s2s_describe). */
 void runtime_describe(const struct runtime *rt, struct util_buf *out);
 

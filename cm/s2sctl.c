@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cm/config.h"
+#include "cm/control.h"
 #include "cm/log.h"
 #include "cm/util.h"
 #include "dns/dns_report.h"
@@ -26,6 +27,7 @@
 
 struct s2sctl {
 	const char *config_path;
+	const char *socket;     /* -s, else the configuration's */
 	struct config *cfg;     /* loaded on demand */
 };
 
@@ -56,14 +58,43 @@ s2sctl_config(struct s2sctl *ctl)
 	return ctl->cfg;
 }
 
+/* Send ARGV to the running daemon, print its answer, return its status. */
+static int
+s2sctl_daemon(struct s2sctl *ctl, int argc, char **argv)
+{
+	const char *path = ctl->socket;
+	struct util_buf out = {0};
+	char why[512], sock[1024];
+	int rc;
+
+	/* Only the socket path is needed: a configuration being fixed may
+	 * have errors, and the daemon will say what they are. */
+	if (path == NULL) {
+		config_peek(ctl->config_path, "general.control_socket", sock,
+		            sizeof(sock));
+		path = sock;
+	}
+	rc = control_request(path, argc, argv, &out, why, sizeof(why));
+	if (rc < 0) {
+		fprintf(stderr, "s2sctl: %s\n", why);
+		util_buf_free(&out);
+		return 1;
+	}
+	if (out.data != NULL)
+		fputs(out.data, stdout);
+	util_buf_free(&out);
+	return rc;
+}
+
 static int
 s2sctl_usage(FILE *out)
 {
 	size_t i;
 
-	fprintf(out, "usage: s2sctl [-c FILE] COMMAND [ARGS]\n"
-	             "  -c FILE  configuration file (default %s)\ncommands:\n",
-	        S2SD_CONFIG_DEFAULT);
+	fprintf(out, "usage: s2sctl [-c FILE] [-s SOCKET] COMMAND [ARGS]\n"
+	             "  -c FILE    configuration file (default %s)\n"
+	             "  -s SOCKET  the daemon's control socket (default: from "
+	             "the configuration)\ncommands:\n", S2SD_CONFIG_DEFAULT);
 	for (i = 0; s2sctl_cmds[i].name != NULL; i++)
 		fprintf(out, "  %-8s %-32s %s\n", s2sctl_cmds[i].name,
 		        s2sctl_cmds[i].args, s2sctl_cmds[i].help);
@@ -181,8 +212,11 @@ s2sctl_cmd_policy(struct s2sctl *ctl, int argc, char **argv)
 		fprintf(stderr, "s2sctl: %s: %s\n", domain, why);
 		return 2;
 	}
-	if (file == NULL)
-		file = config_str(s2sctl_config(ctl), CONFIG_FILES_POLICY);
+	if (file == NULL) {
+		/* The running daemon's policy, as it is in force now. */
+		char *dargv[4] = {"policy", "test", dom, (char *)dirarg};
+		return s2sctl_daemon(ctl, dirarg != NULL ? 4 : 3, dargv);
+	}
 	if (policy_load(file, &p, &errors) < 0) {
 		fprintf(stderr, "%s", errors.data);
 		util_buf_free(&errors);
@@ -355,14 +389,30 @@ s2sctl_cmd_cert(struct s2sctl *ctl, int argc, char **argv)
 	return 2;
 }
 
+static int
+s2sctl_cmd_daemon(struct s2sctl *ctl, int argc, char **argv)
+{
+	return s2sctl_daemon(ctl, argc, argv);
+}
+
 static const struct s2sctl_cmd s2sctl_cmds[] = {
+    {"status", "", "the running daemon: version, uptime, streams",
+     s2sctl_cmd_daemon},
+    {"streams", "", "every stream: direction, domains, auth, TLS, state",
+     s2sctl_cmd_daemon},
+    {"reload", "", "reload configuration, policy, directory, certificates",
+     s2sctl_cmd_daemon},
+    {"route", "JID", "where a stanza to JID would go, and why",
+     s2sctl_cmd_daemon},
+    {"log", "level LEVEL [SUBSYSTEM]", "change a log level at run time",
+     s2sctl_cmd_daemon},
     {"cert", "show FILE|check|selfsigned|csr",
      "certificate tooling (check: covers every local domain?)",
      s2sctl_cmd_cert},
     {"dns", "[-s SERVERS] [--no-connect] DOMAIN",
      "SRV records, the order s2sd tries them, reachability", s2sctl_cmd_dns},
     {"policy", "test DOMAIN [in|out] [-f FILE]",
-     "the policy decision and the rule (file:line) that made it",
+     "the decision and rule (file:line), running daemon or FILE",
      s2sctl_cmd_policy},
     {"config", "[PREFIX...]", "print the effective settings (no secrets)",
      s2sctl_cmd_config},
@@ -374,13 +424,14 @@ static const struct s2sctl_cmd s2sctl_cmds[] = {
 int
 main(int argc, char **argv)
 {
-	struct s2sctl ctl = {S2SD_CONFIG_DEFAULT, NULL};
+	struct s2sctl ctl = {S2SD_CONFIG_DEFAULT, NULL, NULL};
 	const struct s2sctl_cmd *cmd;
 	int ch, rc;
 
-	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
+	while ((ch = getopt(argc, argv, "+c:s:h")) != -1) {
 		switch (ch) {
 		case 'c': ctl.config_path = optarg; break;
+		case 's': ctl.socket = optarg; break;
 		case 'h': return s2sctl_usage(stdout);
 		default: return s2sctl_usage(stderr);
 		}

@@ -20,6 +20,7 @@ fi
 set -- -f -c "$root/etc/s2sd.conf" \
 	-o "tls.cert_files=$state/cert.pem" -o "tls.key_files=$state/key.pem" \
 	-o "general.state_dir=$state" \
+	-o "general.control_socket=$state/control.sock" \
 	-o "federation.dialback_secret_file=$state/dialback.secret"
 echo "run: $build/s2sd $*"
 exec "$root/$build/s2sd" "$@"

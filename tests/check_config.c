@@ -1,6 +1,7 @@
 /* check_config.c - s2sd.conf parsing: golden error files, values, defaults,
  * overrides, list continuation, secrets, the sample configuration. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,29 @@ START_TEST(test_refcount_and_restart_changes)
 }
 END_TEST
 
+START_TEST(test_peek_despite_errors)
+{
+	char *path = write_conf("[general]\ncontrol_socket = ctl.sock\n"
+	                        "[limits]\nbogus = 1\nmax_depth = lots\n");
+	char *dir = xstrdup(path), *expect, out[512];
+
+	*strrchr(dir, '/') = '\0';
+	expect = xasprintf("%s/ctl.sock", dir);
+	ck_assert_int_eq(config_peek(path, "general.control_socket", out,
+	                             sizeof(out)), 0);
+	ck_assert_str_eq(out, expect);
+	/* Not in the file: the default. */
+	ck_assert_int_eq(config_peek(path, "general.state_dir", out,
+	                             sizeof(out)), 0);
+	ck_assert_str_eq(out, "/var/lib/s2sd");
+	ck_assert_int_eq(config_peek("/nonexistent.conf", "general.state_dir",
+	                             out, sizeof(out)), -ENOENT);
+	free(expect);
+	free(dir);
+	free(path);
+}
+END_TEST
+
 /* The shipped sample must stay valid, with every setting documented in it. */
 START_TEST(test_sample_config)
 {
@@ -262,6 +286,7 @@ config_suite(void)
 	tcase_add_test(tc, test_secrets_never_dumped);
 	tcase_add_test(tc, test_refcount_and_restart_changes);
 	tcase_add_test(tc, test_sample_config);
+	tcase_add_test(tc, test_peek_despite_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }

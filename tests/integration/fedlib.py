@@ -174,7 +174,9 @@ class S2sd:
         with open(os.path.join(self.dir, "directory"), "w") as f:
             f.write(directory or "".join("%s %s\n" % (d, homes[0])
                                          for d in domains))
-        conf = ["[general]", "[log]", "file = %s" % self.logfile,
+        self.control = os.path.join(self.dir, "control.sock")
+        conf = ["[general]", "control_socket = %s" % self.control,
+                "[log]", "file = %s" % self.logfile,
                 "level = debug",
                 "[domains]", "im = %s" % " ".join(domains),
                 "[federation]", "listen = 127.0.0.1:%d" % self.port,
