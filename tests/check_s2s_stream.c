@@ -788,6 +788,36 @@ in_closing_delivers_in_flight(struct harness *h)
 	ck_assert_int_eq(h->closed_err, 0);
 }
 
+/* XEP-0368: TLS was up before the first byte: no STARTTLS offered, SASL
+ * EXTERNAL at once; a <starttls/> anyway is refused. */
+static void
+in_direct_tls(struct harness *h)
+{
+	struct s2s_stream_opts o = {
+	    .role = S2S_ROLE_IN, .security = S2S_SEC_REQUIRED,
+	    .require_valid_certs = true, .sasl_external = true,
+	    .dialback = true, .tls_available = true, .direct_tls = true,
+	    .step_timeout_ms = 5000, .connid = 1};
+	bool bytewise = h->bytewise;
+
+	memset(h, 0, sizeof(*h));
+	h->bytewise = bytewise;
+	h->now = 1000;
+	h->secret = dialback_secret_new("test-secret");
+	h->st = s2s_stream_new(&o, &h_cbs, h, h->now);
+	s2s_stream_start(h->st, h->now);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	{
+		const char *out = h_take(h);
+		ck_assert_ptr_null(strstr(out, "starttls"));
+		ck_assert_ptr_nonnull(strstr(out, "<mechanism>EXTERNAL"));
+	}
+	h_feed(h, STARTTLS);
+	ck_sent(h, "<failure xmlns='" NS_TLS "'/>");
+	ck_assert_int_eq(h->closed, 1);
+	ck_assert_int_eq(h->starttls, 0);
+}
+
 typedef void scenario_fn(struct harness *h);
 
 static scenario_fn *const scenarios[] = {
@@ -818,6 +848,7 @@ static scenario_fn *const scenarios[] = {
     out_verify_stream,
     out_piggyback,
     in_closing_delivers_in_flight,
+    in_direct_tls,
 };
 
 START_TEST(test_scenario_split_invariant)

@@ -159,11 +159,12 @@ class S2sd:
     def __init__(self, env, name, domains, security="required",
                  valid_certs=True, secret="dialback-secret", policy=None,
                  trusted_cert=True, homes=("node1",), directory=None,
-                 extra=""):
+                 extra="", direct_tls=False):
         self.env = env
         self.name = name
         self.domains = list(domains)
         self.port = free_port()
+        self.direct_port = free_port() if direct_tls else None
         self.comp_port = free_port()
         self.dir = os.path.join(env.dir, name)
         os.mkdir(self.dir)
@@ -179,7 +180,10 @@ class S2sd:
                 "[log]", "file = %s" % self.logfile,
                 "level = debug",
                 "[domains]", "im = %s" % " ".join(domains),
-                "[federation]", "listen = 127.0.0.1:%d" % self.port,
+                "[federation]", "listen = 127.0.0.1:%d" % self.port]
+        if direct_tls:
+            conf.append("direct_tls_listen = 127.0.0.1:%d" % self.direct_port)
+        conf += [
                 "security = %s" % security,
                 "require_valid_certs = %s" % ("yes" if valid_certs else "no")]
         if secret:
@@ -215,7 +219,13 @@ class S2sd:
         env.servers.append(self)
 
     def srv_records(self):
-        return [("xmpp-server", d, d, self.port, 10) for d in self.domains]
+        """_xmpp-server at priority 10; with direct TLS, _xmpps-server
+        (XEP-0368) at priority 5, so it is tried first."""
+        recs = [("xmpp-server", d, d, self.port, 10) for d in self.domains]
+        if self.direct_port:
+            recs += [("xmpps-server", d, d, self.direct_port, 5)
+                     for d in self.domains]
+        return recs
 
     def host_records(self):
         return [(d, "127.0.0.1") for d in self.domains]
