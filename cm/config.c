@@ -232,18 +232,14 @@ static char *
 config_read_file(const char *path, struct util_buf *errors)
 {
 	struct util_buf b = {0};
-	char chunk[4096];
-	size_t n;
-	FILE *fp;
+	int rc;
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	if ((rc = util_read_file(path, &b)) < 0) {
 		util_buf_printf(errors, "%s: cannot open: %s\n", path,
-		                strerror(errno));
+		                strerror(-rc));
+		util_buf_free(&b);
 		return NULL;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		util_buf_append(&b, chunk, n);
-	fclose(fp);
 	return util_buf_steal(&b, NULL);
 }
 

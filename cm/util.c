@@ -231,6 +231,25 @@ util_buf_steal(struct util_buf *b, size_t *len)
 }
 
 int
+util_read_file(const char *path, struct util_buf *out)
+{
+	char chunk[65536];
+	size_t n;
+	FILE *fp;
+	int rc = 0;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return -errno;
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		util_buf_append(out, chunk, n);
+	if (ferror(fp))
+		rc = -EIO;
+	fclose(fp);
+	util_buf_append(out, "", 0);   /* NUL-terminated even when empty */
+	return rc;
+}
+
+int
 util_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"yes", "on", "true", "1"};

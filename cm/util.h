@@ -50,6 +50,10 @@ void util_buf_free(struct util_buf *b);   /* frees data, zeroes b */
 /* Returns the data (owned by the caller, never NULL) and empties B. */
 char *util_buf_steal(struct util_buf *b, size_t *len);
 
+/* Append the whole file PATH to OUT (start-up and reload only: it blocks).
+ * Returns 0 or -errno. */
+int util_read_file(const char *path, struct util_buf *out);
+
 /* "yes/no/on/off/true/false/1/0". */
 int util_parse_bool(const char *s, bool *out);
 /* "512", "256k", "1m", "2g" (binary units). */

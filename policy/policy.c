@@ -310,21 +310,15 @@ int
 policy_load(const char *path, struct policy **out, struct util_buf *errors)
 {
 	struct util_buf text = {0};
-	char chunk[65536];
-	size_t n;
-	FILE *fp;
 	int rc;
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	if ((rc = util_read_file(path, &text)) < 0) {
 		util_buf_printf(errors, "%s: cannot open: %s\n", path,
-		                strerror(errno));
+		                strerror(-rc));
+		util_buf_free(&text);
 		return S2SD_ECONFIG;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		util_buf_append(&text, chunk, n);
-	fclose(fp);
-	rc = policy_parse(path, text.data != NULL ? text.data : "", out,
-	                  errors);
+	rc = policy_parse(path, text.data, out, errors);
 	util_buf_free(&text);
 	return rc;
 }

@@ -87,20 +87,6 @@ component_send_raw(struct component *c, const char *buf, size_t len)
 	c->cbs.send(c->arg, buf, len);
 }
 
-static void
-component_escape(struct util_buf *b, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '&': util_buf_puts(b, "&amp;"); break;
-		case '<': util_buf_puts(b, "&lt;"); break;
-		case '>': util_buf_puts(b, "&gt;"); break;
-		case '\'': util_buf_puts(b, "&apos;"); break;
-		case '"': util_buf_puts(b, "&quot;"); break;
-		default: util_buf_append(b, s, 1); break;
-		}
-	}
-}
 
 static void
 component_send_header(struct component *c)
@@ -111,11 +97,11 @@ component_send_header(struct component *c)
 	                  XMLSTREAM_NS_STREAMS "' xmlns='" COMPONENT_NS "'");
 	if (c->name != NULL) {
 		util_buf_puts(&b, " from='");
-		component_escape(&b, c->name);
+		stanza_escape(&b, c->name, strlen(c->name), true);
 		util_buf_puts(&b, "'");
 	}
 	util_buf_puts(&b, " id='");
-	component_escape(&b, c->id);
+	stanza_escape(&b, c->id, strlen(c->id), true);
 	util_buf_puts(&b, "'>");
 	c->header_sent = true;
 	component_send_raw(c, b.data, b.len);

@@ -324,26 +324,14 @@ directory_load(const char *path, struct directory **out,
                struct util_buf *errors)
 {
 	struct util_buf text = {0};
-	char chunk[65536];
-	size_t n;
-	FILE *fp;
 	int rc;
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	if ((rc = util_read_file(path, &text)) < 0) {
 		util_buf_printf(errors, "%s: cannot open: %s\n", path,
-		                strerror(errno));
-		return S2SD_ECONFIG;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		util_buf_append(&text, chunk, n);
-	if (ferror(fp)) {
-		util_buf_printf(errors, "%s: cannot read: %s\n", path,
-		                strerror(errno));
-		fclose(fp);
+		                strerror(-rc));
 		util_buf_free(&text);
 		return S2SD_ECONFIG;
 	}
-	fclose(fp);
 	if (text.len != strlen(text.data != NULL ? text.data : "")) {
 		util_buf_printf(errors, "%s: contains a NUL byte\n", path);
 		util_buf_free(&text);

@@ -91,20 +91,6 @@ s2s_stream__send_elem(struct s2s_stream *st, const struct stanza *el)
 	util_buf_free(&b);
 }
 
-static void
-s2s_attr_escape(struct util_buf *b, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '&': util_buf_puts(b, "&amp;"); break;
-		case '<': util_buf_puts(b, "&lt;"); break;
-		case '>': util_buf_puts(b, "&gt;"); break;
-		case '\'': util_buf_puts(b, "&apos;"); break;
-		case '"': util_buf_puts(b, "&quot;"); break;
-		default: util_buf_append(b, s, 1); break;
-		}
-	}
-}
 
 void
 s2s_stream__send_header(struct s2s_stream *st, const char *from,
@@ -118,17 +104,17 @@ s2s_stream__send_header(struct s2s_stream *st, const char *from,
 	                  S2S_NS_DIALBACK "'");
 	if (from != NULL) {
 		util_buf_puts(&b, " from='");
-		s2s_attr_escape(&b, from);
+		stanza_escape(&b, from, strlen(from), true);
 		util_buf_puts(&b, "'");
 	}
 	if (to != NULL) {
 		util_buf_puts(&b, " to='");
-		s2s_attr_escape(&b, to);
+		stanza_escape(&b, to, strlen(to), true);
 		util_buf_puts(&b, "'");
 	}
 	if (st->opts.role == S2S_ROLE_IN && st->id != NULL) {
 		util_buf_puts(&b, " id='");
-		s2s_attr_escape(&b, st->id);
+		stanza_escape(&b, st->id, strlen(st->id), true);
 		util_buf_puts(&b, "'");
 	}
 	util_buf_puts(&b, " version='1.0'>");
@@ -143,7 +129,7 @@ s2s_put_attr(struct util_buf *b, const char *name, const char *value)
 	if (value == NULL)
 		return;
 	util_buf_printf(b, " %s='", name);
-	s2s_attr_escape(b, value);
+	stanza_escape(b, value, strlen(value), true);
 	util_buf_puts(b, "'");
 }
 
@@ -164,14 +150,14 @@ s2s_stream__send_db(struct s2s_stream *st, const char *name, const char *from,
 	} else {
 		util_buf_puts(&b, ">");
 		if (text != NULL)
-			s2s_attr_escape(&b, text);
+			stanza_escape(&b, text, strlen(text), false);
 		if (cond != NULL) {
 			util_buf_printf(&b, "<error type='cancel'><%s xmlns='%s'/>",
 			                cond, STANZA_NS_STANZAS);
 			if (cond_text != NULL) {
 				util_buf_printf(&b, "<text xmlns='%s'>",
 				                STANZA_NS_STANZAS);
-				s2s_attr_escape(&b, cond_text);
+				stanza_escape(&b, cond_text, strlen(cond_text), false);
 				util_buf_puts(&b, "</text>");
 			}
 			util_buf_puts(&b, "</error>");

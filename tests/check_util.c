@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cm/err.h"
 #include "cm/util.h"
@@ -159,6 +160,28 @@ START_TEST(test_err_table)
 }
 END_TEST
 
+START_TEST(test_read_file)
+{
+	struct util_buf b = {0};
+	char path[] = "/tmp/s2sd-util-XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "abc\n", 4), 4);
+	close(fd);
+	ck_assert_int_eq(util_read_file(path, &b), 0);
+	ck_assert_str_eq(b.data, "abc\n");
+	ck_assert_uint_eq(b.len, 4);
+	truncate(path, 0);
+	util_buf_reset(&b);
+	ck_assert_int_eq(util_read_file(path, &b), 0);
+	ck_assert_str_eq(b.data, "");       /* empty, but a string */
+	unlink(path);
+	ck_assert_int_eq(util_read_file(path, &b), -ENOENT);
+	util_buf_free(&b);
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -172,6 +195,7 @@ util_suite(void)
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_hex_ct);
 	tcase_add_test(tc, test_err_table);
+	tcase_add_test(tc, test_read_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -597,11 +597,10 @@ struct stanza_ser {
 	size_t mark;                    /* decls[mark..] are on this element */
 };
 
-/* Append S escaped for text (ATTR false) or a '-quoted attribute value.
- * \r and, in attributes, \t and \n become references so that the parser's
+/* \r and, in attributes, \t and \n become references so that the parser's
  * normalisation gives back the same value; control characters XML cannot
  * carry at all (only reachable through the API) become U+FFFD. */
-static void
+void
 stanza_escape(struct util_buf *out, const char *s, size_t len, bool attr)
 {
 	size_t i, run = 0;

@@ -93,6 +93,12 @@ bool stanza_raw_is_safe(const struct stanza *st);
 void stanza_write(const struct stanza *st, const char *content_ns,
                   struct util_buf *out);
 
+/* Append LEN bytes of S to OUT escaped as XML text (ATTR false) or as a
+ * '-quoted attribute value (ATTR true): for the few places that write a
+ * tag by hand (stream headers, prefixed elements). */
+void stanza_escape(struct util_buf *out, const char *s, size_t len,
+                   bool attr);
+
 /* A message (any type but error), presence of a subscription type or iq
  * get/set in jabber:server, jabber:client or jabber:component:accept: a
  * stanza that is answered with an error when it cannot be delivered. Other
