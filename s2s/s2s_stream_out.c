@@ -169,9 +169,10 @@ s2s_stream__out_tls_done(struct s2s_stream *st)
 	struct s2s_cert_check c = {0};
 
 	st->cbs.check_cert(st->arg, st->remote, &c);
-	log_debug(LOG_SUB_S2S, st->opts.connid, "out cert domain=%s chain=%s "
-	          "name=%s reason=\"%s\"", st->remote, err_name(c.chain),
-	          err_name(c.name), c.why);
+	log_info(LOG_SUB_S2S, st->opts.connid, "out cert domain=%s chain=%s "
+	         "name=%s verdict=%s reason=\"%s\"", st->remote,
+	         err_name(c.chain), err_name(c.name),
+	         c.chain == 0 && c.name == 0 ? "valid" : "invalid", c.why);
 	if (st->opts.require_valid_certs && (c.chain != 0 || c.name != 0)) {
 		s2s_stream__fail(st, c.chain != 0 ? c.chain : c.name,
 		                 "undefined-condition", c.why);
