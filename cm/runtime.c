@@ -36,6 +36,9 @@ struct runtime {
 	uv_fs_event_t pol_watch;
 	uv_timer_t pol_debounce;
 	char *pol_base;         /* the policy file's name in its directory */
+	uv_fs_event_t dir_watch;
+	uv_timer_t dir_debounce;
+	char *dir_base;         /* the directory file's name */
 	void (*stop_cb)(void *arg);
 	void *stop_arg;
 	int closing_parts;
@@ -275,9 +278,60 @@ runtime_reload_policy(struct runtime *rt)
 }
 
 static void
+runtime_reload_directory(struct runtime *rt)
+{
+	struct util_buf errors = {0};
+	struct directory *dir = NULL;
+	struct router_opts ro;
+	const char *path = config_str(rt->cfg, CONFIG_FILES_DIRECTORY);
+	char why[512];
+
+	if (directory_load(path, &dir, &errors) == 0) {
+		directory_check_nodes(dir, runtime_home_known, rt->cfg, &errors);
+		directory_check_domains(dir, runtime_cfg_local, rt->cfg, &errors);
+	}
+	if (errors.len == 0) {
+		runtime_router_opts(rt, rt->cfg, dir, &ro);
+		if (router_reconfigure(rt->router, &ro, why, sizeof(why)) < 0)
+			util_buf_printf(&errors, "%s\n", why);
+	}
+	if (errors.len > 0) {
+		log_error(LOG_SUB_ROUTER, 0, "directory reload failed, the "
+		          "previous directory stays in force: %s", errors.data);
+		directory_unref(dir);
+		runtime_router_opts(rt, rt->cfg, rt->dir, &ro);
+		util_buf_free(&errors);
+		return;
+	}
+	directory_unref(rt->dir);
+	rt->dir = dir;
+	log_info(LOG_SUB_ROUTER, 0, "directory reloaded file=%s entries=%zu",
+	         path, directory_count(dir));
+}
+
+static void
 runtime_on_debounce(uv_timer_t *t)
 {
 	runtime_reload_policy(t->data);
+}
+
+static void
+runtime_on_dir_debounce(uv_timer_t *t)
+{
+	runtime_reload_directory(t->data);
+}
+
+static void
+runtime_on_dir_event(uv_fs_event_t *h, const char *name, int events,
+                     int status)
+{
+	struct runtime *rt = h->data;
+
+	(void)events;
+	if (status < 0 || name == NULL || strcmp(name, rt->dir_base) != 0)
+		return;
+	uv_timer_start(&rt->dir_debounce, runtime_on_dir_debounce,
+	               RUNTIME_POLICY_DEBOUNCE_MS, 0);
 }
 
 static void
@@ -294,24 +348,35 @@ runtime_on_policy_event(uv_fs_event_t *h, const char *name, int events,
 	               RUNTIME_POLICY_DEBOUNCE_MS, 0);
 }
 
+/* Watch FILE through its directory: a file replaced by rename (as
+ * editors save) keeps being seen. */
+static void
+runtime_watch_file(uv_fs_event_t *w, uv_fs_event_cb cb, const char *file,
+                   char **base)
+{
+	char *copy = xstrdup(file), *copy2 = xstrdup(file);
+	int rc;
+
+	free(*base);
+	*base = xstrdup(basename(copy));
+	uv_fs_event_stop(w);    /* a reload may move the file */
+	rc = uv_fs_event_start(w, cb, dirname(copy2), 0);
+	if (rc < 0)
+		log_warnx(LOG_SUB_CM, 0, "cannot watch %s (reload with SIGHUP): "
+		          "%s", file, uv_strerror(rc));
+	free(copy);
+	free(copy2);
+}
+
 static void
 runtime_watch_policy(struct runtime *rt)
 {
-	char *copy = xstrdup(config_str(rt->cfg, CONFIG_FILES_POLICY));
-	char *copy2 = xstrdup(copy);
-	int rc;
-
-	free(rt->pol_base);
-	rt->pol_base = xstrdup(basename(copy));
-	uv_fs_event_stop(&rt->pol_watch);   /* a reload may move the file */
-	/* Watch the directory: a file replaced by rename keeps being seen. */
-	rc = uv_fs_event_start(&rt->pol_watch, runtime_on_policy_event,
-	                       dirname(copy2), 0);
-	if (rc < 0)
-		log_warnx(LOG_SUB_POLICY, 0, "cannot watch the policy file "
-		          "(reload with SIGHUP): %s", uv_strerror(rc));
-	free(copy);
-	free(copy2);
+	runtime_watch_file(&rt->pol_watch, runtime_on_policy_event,
+	                   config_str(rt->cfg, CONFIG_FILES_POLICY),
+	                   &rt->pol_base);
+	runtime_watch_file(&rt->dir_watch, runtime_on_dir_event,
+	                   config_str(rt->cfg, CONFIG_FILES_DIRECTORY),
+	                   &rt->dir_base);
 }
 
 /* ---- start, reload, stop ---- */
@@ -398,6 +463,10 @@ runtime_start(uv_loop_t *loop, struct config *cfg, struct runtime **out,
 	rt->pol_watch.data = rt;
 	uv_timer_init(loop, &rt->pol_debounce);
 	rt->pol_debounce.data = rt;
+	uv_fs_event_init(loop, &rt->dir_watch);
+	rt->dir_watch.data = rt;
+	uv_timer_init(loop, &rt->dir_debounce);
+	rt->dir_debounce.data = rt;
 	if ((rc = runtime_build(rt, why, whylen)) < 0) {
 		/* The caller exits: stop what was started, let the loop close
 		 * it, and report. */
@@ -462,6 +531,7 @@ runtime_part_closed(void *arg)
 	config_unref(rt->cfg);
 	free(rt->homes);
 	free(rt->pol_base);
+	free(rt->dir_base);
 	free(rt);
 	if (cb != NULL)
 		cb(cbarg);
@@ -506,9 +576,11 @@ runtime_stop(struct runtime *rt, void (*cb)(void *arg), void *arg)
 	listen_close(rt->tls_ls);
 	listen_close(rt->comp_ls);
 	rt->s2s_ls = rt->tls_ls = rt->comp_ls = NULL;
-	rt->closing_parts = 3;  /* two handles and the chain of services */
+	rt->closing_parts = 5;  /* four handles and the chain of services */
 	uv_close((uv_handle_t *)&rt->pol_watch, runtime_handle_closed);
 	uv_close((uv_handle_t *)&rt->pol_debounce, runtime_handle_closed);
+	uv_close((uv_handle_t *)&rt->dir_watch, runtime_handle_closed);
+	uv_close((uv_handle_t *)&rt->dir_debounce, runtime_handle_closed);
 	if (rt->s2s != NULL)
 		s2s_close(rt->s2s, runtime_s2s_closed, rt);
 	else
