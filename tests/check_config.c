@@ -25,23 +25,6 @@ static const char *const golden[] = {
     "home_bogus",     "long_line",      "dup_idn",
 };
 
-/* Replace every occurrence of FROM in S with TO (in place in B). */
-static void
-replace_all(struct util_buf *b, const char *from, const char *to)
-{
-	struct util_buf out = {0};
-	const char *p = b->data != NULL ? b->data : "", *hit;
-
-	while ((hit = strstr(p, from)) != NULL) {
-		util_buf_append(&out, p, (size_t)(hit - p));
-		util_buf_puts(&out, to);
-		p = hit + strlen(from);
-	}
-	util_buf_puts(&out, p);
-	util_buf_free(b);
-	*b = out;
-}
-
 START_TEST(test_golden)
 {
 	char *dir = testutil_data_path("config");
@@ -53,8 +36,8 @@ START_TEST(test_golden)
 	int rc;
 
 	rc = config_load(conf, NULL, &cfg, &errors, NULL);
-	replace_all(&errors, conf, "FILE");
-	replace_all(&errors, dir, "DIR");
+	testutil_replace_all(&errors, conf, "FILE");
+	testutil_replace_all(&errors, dir, "DIR");
 	ck_assert_msg(strcmp(errors.data != NULL ? errors.data : "", expect) ==
 	                  0, "%s: got:\n%s\nexpected:\n%s", golden[_i],
 	              errors.data, expect);

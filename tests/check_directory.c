@@ -17,22 +17,6 @@
 static const char *const golden[] = {"syntax", "duplicates", "email",
                                      "whole_file"};
 
-static void
-replace_all(struct util_buf *b, const char *from, const char *to)
-{
-	struct util_buf out = {0};
-	const char *p = b->data != NULL ? b->data : "", *hit;
-
-	while ((hit = strstr(p, from)) != NULL) {
-		util_buf_append(&out, p, (size_t)(hit - p));
-		util_buf_puts(&out, to);
-		p = hit + strlen(from);
-	}
-	util_buf_puts(&out, p);
-	util_buf_free(b);
-	*b = out;
-}
-
 START_TEST(test_golden)
 {
 	char *dir = testutil_data_path("directory");
@@ -44,7 +28,7 @@ START_TEST(test_golden)
 
 	ck_assert_int_eq(directory_load(in, &d, &errors), S2SD_ECONFIG);
 	ck_assert_ptr_null(d);
-	replace_all(&errors, in, "FILE");
+	testutil_replace_all(&errors, in, "FILE");
 	ck_assert_msg(strcmp(errors.data, want) == 0,
 	              "%s: got:\n%s\nexpected:\n%s", golden[_i], errors.data,
 	              want);

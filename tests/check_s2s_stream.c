@@ -390,15 +390,22 @@ in_dialback_valid(struct harness *h)
 	ck_assert_int_eq(h->closed_err, S2SD_EAUTH);
 }
 
+/* An inbound stream from a.test to b.test, authenticated with dialback;
+ * what was sent so far stays readable with h_take(). */
 static void
-in_dialback_then_stanzas(struct harness *h)
+h_in_dialback_ready(struct harness *h)
 {
 	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
 	h_feed(h, PEER_HDR("a.test", "b.test"));
 	h_feed(h, "<db:result from='a.test' to='b.test'>k</db:result>");
-	h_take(h);
 	s2s_stream_dialback_verified(h->st, "b.test", "a.test", true, 0,
 	                             h->now);
+}
+
+static void
+in_dialback_then_stanzas(struct harness *h)
+{
+	h_in_dialback_ready(h);
 	ck_sent(h, "type='valid'");
 	ck_assert_int_eq(h->auth_how, S2S_AUTH_DIALBACK);
 	h_feed(h, MSG("a@a.test", "b@b.test"));
@@ -511,11 +518,7 @@ in_timeout(struct harness *h)
 static void
 in_close_then_garbage(struct harness *h)
 {
-	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
-	h_feed(h, PEER_HDR("a.test", "b.test"));
-	h_feed(h, "<db:result from='a.test' to='b.test'>k</db:result>");
-	s2s_stream_dialback_verified(h->st, "b.test", "a.test", true, 0,
-	                             h->now);
+	h_in_dialback_ready(h);
 	h_take(h);
 	h_feed(h, "</stream:stream>garbage<<<");
 	ck_sent(h, "</stream:stream>");
@@ -770,11 +773,7 @@ out_piggyback(struct harness *h)
 static void
 in_closing_delivers_in_flight(struct harness *h)
 {
-	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
-	h_feed(h, PEER_HDR("a.test", "b.test"));
-	h_feed(h, "<db:result from='a.test' to='b.test'>k</db:result>");
-	s2s_stream_dialback_verified(h->st, "b.test", "a.test", true, 0,
-	                             h->now);
+	h_in_dialback_ready(h);
 	h_take(h);
 	s2s_stream_close(h->st, 0, NULL, h->now);
 	ck_sent(h, "</stream:stream>");

@@ -110,6 +110,22 @@ testutil_write_file(const char *path, const char *text, mode_t mode)
 	close(fd);
 }
 
+void
+testutil_replace_all(struct util_buf *b, const char *from, const char *to)
+{
+	struct util_buf out = {0};
+	const char *p = b->data != NULL ? b->data : "", *hit;
+
+	while ((hit = strstr(p, from)) != NULL) {
+		util_buf_append(&out, p, (size_t)(hit - p));
+		util_buf_puts(&out, to);
+		p = hit + strlen(from);
+	}
+	util_buf_puts(&out, p);
+	util_buf_free(b);
+	*b = out;
+}
+
 int
 testutil_run(Suite *s)
 {

@@ -17,6 +17,10 @@ char *testutil_tempdir(void);
 /* Whole file, NUL-terminated; *LEN (if not NULL) gets the size. */
 char *testutil_read_file(const char *path, size_t *len);
 void testutil_write_file(const char *path, const char *text, mode_t mode);
+/* Replace every FROM in B by TO (golden outputs with temporary paths). */
+struct util_buf;
+void testutil_replace_all(struct util_buf *b, const char *from,
+                          const char *to);
 /* Run S with CK_NORMAL output; returns the process exit status (0 when
  * every test passed). Frees the runner. */
 int testutil_run(Suite *s);
