@@ -35,7 +35,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -D_GNU_SOURCE $(WARN) -I. \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 ifeq ($(SAN),1)
