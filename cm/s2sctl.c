@@ -9,9 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cm/check.h"
 #include "cm/config.h"
 #include "cm/control.h"
 #include "cm/log.h"
+#include "cm/report.h"
 #include "cm/util.h"
 #include "dns/dns_report.h"
 #include "policy/policy.h"
@@ -413,6 +415,33 @@ s2sctl_cmd_cert(struct s2sctl *ctl, int argc, char **argv)
 	return 2;
 }
 
+/* check [--no-dns]: the troubleshooter (cm/check.h). */
+static int
+s2sctl_cmd_check(struct s2sctl *ctl, int argc, char **argv)
+{
+	struct report *r = report_new();
+	struct util_buf out = {0};
+	bool no_dns = argc == 2 && strcmp(argv[1], "--no-dns") == 0;
+	int failures;
+
+	if (argc > 2 || (argc == 2 && !no_dns)) {
+		fprintf(stderr, "usage: s2sctl check [--no-dns]\n");
+		report_free(r);
+		return 2;
+	}
+	s2sctl_config(ctl);
+	log_set_level(-1, LOG_LEVEL_ERROR);
+	failures = check_run(ctl->cfg, no_dns, r);
+	report_render(r, ctl->json ? REPORT_JSON : REPORT_TABLE, &out);
+	if (!ctl->json)
+		util_buf_printf(&out, "%d check%s failed\n", failures,
+		                failures == 1 ? "" : "s");
+	fputs(out.data, stdout);
+	util_buf_free(&out);
+	report_free(r);
+	return failures > 0 ? 1 : 0;
+}
+
 static int
 s2sctl_cmd_daemon(struct s2sctl *ctl, int argc, char **argv)
 {
@@ -444,6 +473,8 @@ static const struct s2sctl_cmd s2sctl_cmds[] = {
     {"policy", "test DOMAIN [in|out] [-f FILE]",
      "the decision and rule (file:line), running daemon or FILE",
      s2sctl_cmd_policy},
+    {"check", "[--no-dns]", "troubleshoot: settings, certificate, trust, "
+     "SRV records", s2sctl_cmd_check},
     {"config", "[PREFIX...]", "print the effective settings (no secrets)",
      s2sctl_cmd_config},
     {"version", "", "print the version", s2sctl_cmd_version},
