@@ -331,6 +331,16 @@ s2sd_start(struct s2sd *d)
 	const char *pid_file = config_str(d->cfg, CONFIG_GENERAL_PID_FILE);
 	char why[512];
 
+	/* A daemon facing the internet does not keep root by accident: only
+	 * an explicit "user = root" does. */
+	if (geteuid() == 0 && user[0] == '\0') {
+		log_error(LOG_SUB_CM, 0, "refusing to run as root: set "
+		          "general.user to the user to run as after binding "
+		          "the ports (user = root keeps root, not advised)");
+		return 1;
+	}
+	if (strcmp(user, "root") == 0)
+		log_warnx(LOG_SUB_CM, 0, "running as root (general.user = root)");
 	if (s2s_sasl_init(why, sizeof(why)) < 0) {
 		log_error(LOG_SUB_CM, 0, "SASL: %s", why);
 		return 1;
@@ -353,7 +363,7 @@ s2sd_start(struct s2sd *d)
 		log_error(LOG_SUB_CM, 0, "%s", why);
 		return 1;
 	}
-	if (user[0] != '\0') {
+	if (user[0] != '\0' && strcmp(user, "root") != 0) {
 		if (daemon_drop_privileges(user, config_str(d->cfg,
 		                           CONFIG_GENERAL_GROUP), why,
 		                           sizeof(why)) < 0) {
@@ -361,9 +371,6 @@ s2sd_start(struct s2sd *d)
 			return 1;
 		}
 		log_info(LOG_SUB_CM, 0, "privileges dropped user=%s", user);
-	} else if (geteuid() == 0) {
-		log_warnx(LOG_SUB_CM, 0, "running as root: set general.user "
-		          "to drop privileges after binding");
 	}
 	s2sd_signals(d);
 	return 0;

@@ -22,5 +22,11 @@ set -- -f -c "$root/etc/s2sd.conf" \
 	-o "general.state_dir=$state" \
 	-o "general.control_socket=$state/control.sock" \
 	-o "federation.dialback_secret_file=$state/dialback.secret"
+# s2sd refuses to keep root unless told: this is a demo run on files that
+# belong to whoever runs it (production: general.user = s2sd).
+if [ "$(id -u)" = 0 ]; then
+	set -- "$@" -o general.user=root
+	echo "run: as root (general.user = root); in production set general.user"
+fi
 echo "run: $build/s2sd $*"
 exec "$root/$build/s2sd" "$@"

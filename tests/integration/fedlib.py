@@ -176,7 +176,12 @@ class S2sd:
             f.write(directory or "".join("%s %s\n" % (d, homes[0])
                                          for d in domains))
         self.control = os.path.join(self.dir, "control.sock")
-        conf = ["[general]", "control_socket = %s" % self.control,
+        conf = ["[general]", "control_socket = %s" % self.control]
+        # As root s2sd refuses to start without a user to run as; the
+        # tests keep root explicitly (their files are root's).
+        if os.geteuid() == 0:
+            conf.append("user = root")
+        conf += [
                 "[log]", "file = %s" % self.logfile,
                 "level = debug",
                 "[domains]", "im = %s" % " ".join(domains),

@@ -27,6 +27,8 @@ COMPONENT_PORT = 5347
 CONFIG = """; written by the s2sd interop harness; mode {mode}
 [general]
 node_name = interop
+; the harness runs as root in its own network namespace: keep root explicitly
+user = root
 state_dir = {dir}/state
 control_socket = {dir}/control.sock
 
