@@ -172,9 +172,9 @@ mh_fail(struct metrics_http_request *req, int status, size_t len)
 	return len;
 }
 
-/* The blank line ended a head of LEN bytes. */
+/* The blank line ended a head of HEADLEN bytes (of LEN buffered). */
 static size_t
-mh_finish(const struct mh_parse *p, size_t len,
+mh_finish(const struct mh_parse *p, size_t headlen, size_t len,
           struct metrics_http_request *req)
 {
 	/* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one ever. */
@@ -185,7 +185,7 @@ mh_finish(const struct mh_parse *p, size_t len,
 	/* A body is never read, so the next request cannot be found. */
 	req->keep_alive = !p->body && !p->conn_close &&
 	                  (p->http11 || p->conn_keep);
-	return len;
+	return headlen;
 }
 
 size_t
@@ -206,7 +206,7 @@ metrics_http_parse(const char *buf, size_t len,
 		if (n > 0 && buf[eol - 1] == '\r')
 			n--;
 		if (n == 0 && p.have_line)
-			return mh_finish(&p, eol + 1, req);
+			return mh_finish(&p, eol + 1, len, req);
 		/* RFC 9112 2.2: empty lines before the request line are
 		 * ignored (some clients send one after a request). */
 		if (n > 0 && !p.have_line) {
