@@ -102,6 +102,9 @@
 	  "other nodes as name=host:port")                                     \
 	X(CLUSTER_SECRET_FILE, "cluster", "secret_file", CONFIG_T_PATH, "", 0, \
 	  0, CONFIG_F_SECRET, "file holding the cluster secret")             \
+	X(METRICS_LISTEN, "metrics", "listen", CONFIG_T_ADDRS,                 \
+	  "127.0.0.1:9269", 0, 0, CONFIG_F_RESTART,                            \
+	  "Prometheus /metrics HTTP listen addresses (empty: none)")          \
 	X(FILES_POLICY, "files", "policy", CONFIG_T_PATH, "policy", 0, 0, 0,   \
 	  "federation policy file")                                           \
 	X(FILES_DIRECTORY, "files", "directory", CONFIG_T_PATH, "directory", 0, \

@@ -57,7 +57,11 @@ enum metrics_type { METRICS_COUNTER, METRICS_GAUGE, METRICS_HISTOGRAM };
 	X(QUEUE_BYTES, METRICS_GAUGE, "s2sd_queue_bytes",                      \
 	  "bytes waiting in outbound route queues", NULL, NULL, NULL)          \
 	X(LOOP_LAG, METRICS_HISTOGRAM, "s2sd_event_loop_lag_seconds",          \
-	  "how late the event loop ran a periodic timer", NULL, NULL, NULL)
+	  "how late the event loop ran a periodic timer", NULL, NULL, NULL)    \
+	X(HOME_NODES, METRICS_GAUGE, "s2sd_home_nodes_attached",               \
+	  "home nodes attached over XEP-0114", NULL, NULL, NULL)               \
+	X(HOME_STANZAS, METRICS_COUNTER, "s2sd_home_node_stanzas_total",       \
+	  "stanzas delivered to home nodes", NULL, NULL, NULL)
 
 enum metrics_id {
 #define METRICS_X(id, type, name, help, l1, l2, l3) METRICS_##id,

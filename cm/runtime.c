@@ -12,6 +12,8 @@
 #include "cm/err.h"
 #include "cm/listen.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
+#include "cm/metrics_http.h"
 #include "cm/report.h"
 #include "dns/dns.h"
 #include "policy/policy.h"
@@ -35,6 +37,7 @@ struct runtime {
 	struct router *router;
 	struct router_home *homes;
 	struct listen_set *s2s_ls, *tls_ls, *comp_ls;
+	struct metrics_http *metrics;   /* NULL: no endpoint configured */
 	uv_fs_event_t pol_watch;
 	uv_timer_t pol_debounce;
 	char *pol_base;         /* the policy file's name in its directory */
@@ -227,8 +230,10 @@ runtime_to_remote(void *arg, struct stanza *st)
 	                                 "federation is disabled on this node")
 	            : NULL;
 	stanza_free(st);
-	if (reply != NULL)
+	if (reply != NULL) {
+		metrics_inc(METRICS_BOUNCES, "service-unavailable");
 		router_deliver(rt->router, reply);
+	}
 }
 
 static void
@@ -389,6 +394,12 @@ runtime_listen(struct runtime *rt, char *why, size_t whylen)
 	const struct config *cfg = rt->cfg;
 	size_t n;
 
+	config_list(cfg, CONFIG_METRICS_LISTEN, &n);
+	if (n > 0 && metrics_http_start(rt->loop,
+	                                config_list(cfg, CONFIG_METRICS_LISTEN,
+	                                            NULL),
+	                                &rt->metrics, why, whylen) < 0)
+		return S2SD_ECONFIG;
 	config_list(cfg, CONFIG_COMP_LISTEN, &n);
 	if (n > 0 && listen_open(rt->loop, "component",
 	                         config_list(cfg, CONFIG_COMP_LISTEN, NULL),
@@ -579,6 +590,11 @@ runtime_stop(struct runtime *rt, void (*cb)(void *arg), void *arg)
 	listen_close(rt->comp_ls);
 	rt->s2s_ls = rt->tls_ls = rt->comp_ls = NULL;
 	rt->closing_parts = 5;  /* four handles and the chain of services */
+	if (rt->metrics != NULL) {
+		rt->closing_parts++;
+		metrics_http_stop(rt->metrics, runtime_part_closed, rt);
+		rt->metrics = NULL;
+	}
 	uv_close((uv_handle_t *)&rt->pol_watch, runtime_handle_closed);
 	uv_close((uv_handle_t *)&rt->pol_debounce, runtime_handle_closed);
 	uv_close((uv_handle_t *)&rt->dir_watch, runtime_handle_closed);

@@ -17,6 +17,7 @@
 
 #include "cm/err.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "dns/dns_cache.h"
 #include "dns/dns_int.h"
@@ -197,6 +198,46 @@ dns_cache_store(struct dns_resolver *res, const char *name, uint16_t type,
 }
 
 
+static const char *
+dns_type_name(uint16_t type)
+{
+	return type == DNS_MSG_T_SRV ? "SRV" : type == DNS_MSG_T_AAAA ? "AAAA"
+	       : type == DNS_MSG_T_A ? "A" : "other";
+}
+
+/* An answered (not cancelled) query: its latency, and why it failed. */
+static void
+dns_count_answer(const struct dns_query *q, int astatus)
+{
+	const char *reason;
+
+	metrics_observe(METRICS_DNS_LATENCY, dns_type_name(q->type),
+	                (double)(uv_hrtime() - q->sent_ns) / 1e9);
+	switch (astatus) {
+	case ARES_SUCCESS:
+		return;
+	case ARES_ENOTFOUND:
+		reason = "nxdomain";
+		break;
+	case ARES_ENODATA:
+		reason = "nodata";
+		break;
+	case ARES_ESERVFAIL:
+		reason = "servfail";
+		break;
+	case ARES_ETIMEOUT:
+		reason = "timeout";
+		break;
+	case ARES_EREFUSED:
+		reason = "refused";
+		break;
+	default:
+		reason = "other";
+		break;
+	}
+	metrics_inc(METRICS_DNS_FAILURES, reason);
+}
+
 static void
 dns_ares_cb(void *arg, int astatus, int timeouts, unsigned char *abuf,
             int alen)
@@ -207,6 +248,8 @@ dns_ares_cb(void *arg, int astatus, int timeouts, unsigned char *abuf,
 	size_t len = abuf != NULL && alen > 0 ? (size_t)alen : 0;
 
 	(void)timeouts;
+	if (astatus != ARES_ECANCELLED && astatus != ARES_EDESTRUCTION)
+		dns_count_answer(q, astatus);
 	if (!lk->res->closing && len > 0 &&
 	    (st == 0 || st == S2SD_EDNS_NXDOMAIN || st == S2SD_EDNS_NODATA))
 		dns_cache_store(lk->res, q->name, q->type, st, abuf, len);
@@ -244,7 +287,9 @@ dns__query(struct dns_lookup *lk, const char *name, uint16_t type,
 	q->type = type;
 	q->which = which;
 	q->name = xstrdup(name);
+	q->sent_ns = uv_hrtime();
 	lk->refs++;
+	metrics_inc(METRICS_DNS_LOOKUPS, dns_type_name(type));
 	ares_query(res->ch, name, DNS_CLASS_IN, type, dns_ares_cb, q);
 	dns_arm_timer(res);
 }

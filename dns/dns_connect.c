@@ -17,6 +17,7 @@
 
 #include "cm/err.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 
 #define DNS_CONNECT_TIMEOUT_MS 10000
@@ -253,6 +254,7 @@ dns_attempt_connect_cb(uv_connect_t *req, int status)
 static void
 dns_attempt_timeout_cb(uv_timer_t *t)
 {
+	metrics_inc(METRICS_LIMIT_HITS, "connect_timeout");
 	dns_attempt_failed(t->data, UV_ETIMEDOUT);
 }
 

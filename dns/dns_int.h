@@ -57,6 +57,7 @@ struct dns_query {
 	uint16_t type;
 	size_t which;                       /* SRV: direct_tls; else host */
 	char *name;
+	uint64_t sent_ns;                   /* uv_hrtime(), for the latency */
 };
 
 struct dns_resolver {

@@ -13,6 +13,7 @@
 
 #include "cm/err.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "xmpp/stanza.h"
 
@@ -433,9 +434,11 @@ component_tick(struct component *c, uint64_t now)
 		return;
 	if (c->state == COMPONENT_ST_CLOSING)
 		component_report_closed(c, 0, "peer did not close in time");
-	else
+	else {
+		metrics_inc(METRICS_LIMIT_HITS, "negotiation_timeout");
 		component_fail(c, S2SD_ETIMEOUT, "connection-timeout",
 		               "no handshake in time");
+	}
 }
 
 const char *

@@ -16,6 +16,7 @@
 #include "cm/err.h"
 #include "cm/htab.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "router/component.h"
 #include "router/directory.h"
@@ -80,8 +81,13 @@ router_enqueue(struct router *r, struct router_node *n, struct stanza *st,
 
 	if (n->qlen >= r->opts.queue_max_stanzas ||
 	    n->qbytes + bytes > r->opts.queue_max_bytes) {
-		log_info(LOG_SUB_ROUTER, 0, "queue full node=%s stanzas=%zu "
-		         "bytes=%zu", n->name, n->qlen, n->qbytes);
+		const char *limit = n->qlen >= r->opts.queue_max_stanzas
+		                        ? "queue_max_stanzas" : "queue_max_bytes";
+
+		log_info(LOG_SUB_ROUTER, 0, "queue full node=%s limit=%s "
+		         "stanzas=%zu bytes=%zu", n->name, limit, n->qlen,
+		         n->qbytes);
+		metrics_inc(METRICS_LIMIT_HITS, limit);
 		router__bounce(r, st, origin, "resource-constraint",
 		               "too many stanzas wait for this home node");
 		return;
@@ -124,6 +130,7 @@ router_send_link(struct router_link *l, struct stanza *st)
 		          stanza_attr(st, "to") ? stanza_attr(st, "to") : "-");
 	if (component_send(l->comp, st) < 0)
 		fatalx("%s: attached link is not ready", __func__);
+	metrics_inc(METRICS_HOME_STANZAS, NULL);
 	stanza_free(st);
 }
 
@@ -301,6 +308,7 @@ router_link_ready(void *arg)
 		fatalx("%s: node vanished or still attached", __func__);
 	n->link = l;
 	n->attached_at = router__now(l->r);
+	metrics_add(METRICS_HOME_NODES, NULL, 1);
 	l->node = n;
 	log_info(LOG_SUB_ROUTER, l->connid, "link attached node=%s peer=%s "
 	         "waiting=%zu", n->name, l->peer, n->qlen);
@@ -326,6 +334,7 @@ router_link_closed(void *arg, int err, const char *why)
 	         : (component_name(l->comp) ? component_name(l->comp) : "-"),
 	         l->peer, err == 0 ? "none" : err_name(err), why);
 	if (l->node != NULL) {
+		metrics_add(METRICS_HOME_NODES, NULL, -1);
 		l->node->link = NULL;
 		l->node = NULL;
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "router/component.h"
 #include "router/directory.h"
@@ -132,6 +133,7 @@ router__bounce(struct router *r, struct stanza *st, const char *origin,
 		return;
 	}
 	route_log("bounce", st, detail);
+	metrics_inc(METRICS_BOUNCES, condition);
 	reply = stanza_error_reply(st, route_error_type(condition), condition,
 	                           text);
 	stanza_free(st);

@@ -10,6 +10,7 @@
 #include "cm/err.h"
 #include "cm/htab.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "policy/policy.h"
 #include "s2s/dialback.h"
@@ -96,9 +97,10 @@ s2s__bounce(struct s2s *s, struct stanza *st, const char *type,
 {
 	struct stanza *reply = NULL;
 
-	if (stanza_is_bounceable(st))
+	if (stanza_is_bounceable(st)) {
 		reply = stanza_error_reply(st, type, cond, text);
-	else
+		metrics_inc(METRICS_BOUNCES, cond);
+	} else
 		log_debug(LOG_SUB_S2S, 0, "drop unanswerable stanza "
 		          "condition=%s", cond);
 	stanza_free(st);
@@ -124,6 +126,7 @@ s2s_cb_allowed_in(void *arg, const char *remote, char *why, size_t whylen)
 
 	policy_check(l->s->pol, remote, POLICY_IN, &d);
 	if (!d.allow) {
+		metrics_inc(METRICS_POLICY_DENIALS, "in");
 		snprintf(why, whylen, "federation with %s is not allowed (%s, "
 		         "%s:%d)", remote, d.rule, d.file, d.line);
 		log_info(LOG_SUB_POLICY, 0, "deny in remote=%s rule=\"%s\" "
@@ -146,6 +149,9 @@ s2s_cb_authenticated(void *arg, struct s2s_conn *c, const char *local,
 	         l->role == S2S_ROLE_IN ? "in" : "out", local, remote,
 	         s2s_auth_name(how), v != NULL ? v : "none",
 	         s2s_conn_peer(c));
+	metrics_series_add(metrics_series(METRICS_STREAMS_OPENED,
+	                                  l->role == S2S_ROLE_IN ? "in" : "out",
+	                                  s2s_auth_name(how), NULL), 1);
 	if (l->role == S2S_ROLE_OUT)
 		s2s__out_authenticated(l, local, remote);
 }
@@ -240,6 +246,30 @@ s2s_on_route_timer(uv_timer_t *t)
 	s2s__route_timer_arm(s);
 }
 
+/* At each scrape: the open streams and what waits in the route queues. */
+static void
+s2s_metrics_collect(void *arg)
+{
+	const struct s2s *s = arg;
+	const struct s2s_link *l;
+	const char *v;
+	size_t bytes = 0, n;
+
+	metrics_clear(METRICS_STREAMS);
+	for (l = s->links; l != NULL; l = l->next) {
+		v = s2s_conn_tls_version(l->conn);
+		metrics_series_add(metrics_series(
+		    METRICS_STREAMS, l->role == S2S_ROLE_IN ? "in" : "out",
+		    s2s_auth_name(s2s_stream_auth(s2s_conn_stream(l->conn))),
+		    v != NULL ? v : "none"), 1);
+	}
+	n = s->routes != NULL ? s2s_routes_queued(s->routes, &bytes) : 0;
+	metrics_series_set(metrics_series(METRICS_QUEUE_STANZAS, NULL, NULL,
+	                                  NULL), (double)n);
+	metrics_series_set(metrics_series(METRICS_QUEUE_BYTES, NULL, NULL,
+	                                  NULL), (double)bytes);
+}
+
 void
 s2s__route_timer_arm(struct s2s *s)
 {
@@ -279,6 +309,7 @@ s2s_new(uv_loop_t *loop, const struct s2s_settings *set, struct tls_ctx *tls,
 	uv_timer_init(loop, &s->route_timer);
 	s->route_timer.data = s;
 	s2s__verify_init(s);
+	metrics_on_scrape(s2s_metrics_collect, s);
 	*out = s;
 	return 0;
 }
@@ -290,6 +321,7 @@ s2s_accept(struct s2s *s, uv_tcp_t *client, const char *peer,
 	struct s2s_conn_opts o;
 	struct s2s_link *l;
 	char addr[INET6_ADDRSTRLEN + 2];
+	const char *limit = NULL;
 	intptr_t n;
 	int err = 0;
 
@@ -301,8 +333,9 @@ s2s_accept(struct s2s *s, uv_tcp_t *client, const char *peer,
 	n = (intptr_t)htab_get(s->per_addr, addr);
 	if (s->closing)
 		err = S2SD_ESHUTDOWN;
-	else if (s->nlinks >= s->set.max_conns ||
-	         (size_t)n >= s->set.max_conns_per_addr)
+	else if ((limit = s->nlinks >= s->set.max_conns ? "max_connections"
+	                  : (size_t)n >= s->set.max_conns_per_addr
+	                      ? "max_connections_per_addr" : NULL) != NULL)
 		err = S2SD_ELIMIT;
 	htab_put(s->per_addr, addr, (void *)(n + 1));
 	l = s2s__link_new(s, S2S_ROLE_IN, addr);
@@ -314,8 +347,11 @@ s2s_accept(struct s2s *s, uv_tcp_t *client, const char *peer,
 	          "direct_tls=%s", peer, direct_tls ? "yes" : "no");
 	if (err != 0) {
 		log_warnx(LOG_SUB_S2S, s2s_conn_id(l->conn), "in refuse peer=%s "
-		          "reason=%s connections=%zu from_addr=%ld", peer,
-		          err_name(err), s->nlinks, (long)n);
+		          "reason=%s limit=%s connections=%zu from_addr=%ld",
+		          peer, err_name(err), limit != NULL ? limit : "-",
+		          s->nlinks, (long)n);
+		if (limit != NULL)
+			metrics_inc(METRICS_LIMIT_HITS, limit);
 		s2s_conn_close(l->conn, err, err == S2SD_ELIMIT
 		                                 ? "too many connections"
 		                                 : "shutting down");
@@ -356,6 +392,7 @@ s2s_send(struct s2s *s, struct stanza *st)
 	}
 	policy_check(s->pol, to, POLICY_OUT, &d);
 	if (!d.allow) {
+		metrics_inc(METRICS_POLICY_DENIALS, "out");
 		log_info(LOG_SUB_POLICY, 0, "deny out remote=%s rule=\"%s\" "
 		         "at=%s:%d", to, d.rule, d.file, d.line);
 		snprintf(text, sizeof(text), "federation with %s is not allowed "
@@ -406,6 +443,7 @@ s2s_on_timer_closed(uv_handle_t *h)
 	void (*cb)(void *) = s->close_cb;
 	void *arg = s->close_arg;
 
+	metrics_off_scrape(s2s_metrics_collect, s);
 	htab_free(s->per_addr, NULL);
 	dialback_secret_free(s->db);
 	tls_ctx_unref(s->tls);

@@ -9,6 +9,7 @@
 
 #include "cm/err.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "tls/tls.h"
 #include "xmpp/jid.h"
@@ -35,11 +36,14 @@ struct s2s_conn {
 	bool closed_reported;
 	bool transport_closing;
 	bool start_failed;      /* direct TLS could not start: report soon */
+	bool tls_counted;       /* the handshake's outcome is in the metrics */
 	int open_handles;
 	uint64_t created, last_in, last_out;
 	uint64_t stanzas_in, stanzas_out;
 	char cert[272];         /* the peer certificate's last verdict */
 	size_t pending;         /* bytes in uv_write not yet completed */
+	/* Looked up once: [0] in, [1] out. */
+	struct metrics_series *m_stanzas[2], *m_bytes[2];
 };
 
 struct s2s_conn_write {
@@ -62,12 +66,32 @@ s2s_conn_now(const struct s2s_conn *c)
 	return uv_now(c->loop);
 }
 
+static const char *
+s2s_conn_dir(const struct s2s_conn *c)
+{
+	return c->opts.stream.role == S2S_ROLE_IN ? "in" : "out";
+}
+
+/* A handshake that never ended: the negotiation timer, or the peer left. */
+static void
+s2s_conn_tls_unfinished(struct s2s_conn *c, int err)
+{
+	if (c->tls == NULL || c->tls_counted)
+		return;
+	c->tls_counted = true;
+	metrics_series_add(metrics_series(METRICS_TLS_FAILURES, s2s_conn_dir(c),
+	                                  err == S2SD_ETIMEOUT ? "timeout"
+	                                                       : "closed",
+	                                  NULL), 1);
+}
+
 /* The transport failed under the stream: report once, close. */
 static void
 s2s_conn_abort(struct s2s_conn *c, int err, const char *why)
 {
 	if (!c->closed_reported) {
 		c->closed_reported = true;
+		s2s_conn_tls_unfinished(c, err);
 		log_info(LOG_SUB_S2S, c->id, "connection lost peer=%s state=%s "
 		         "reason=\"%s\"", c->peer, s2s_stream_state_name(c->st),
 		         why);
@@ -120,6 +144,7 @@ s2s_conn_raw_write(struct s2s_conn *c, const void *buf, size_t len, bool tls)
 	memcpy(w->bytes, buf, len);
 	b = uv_buf_init(w->bytes, (unsigned)len);
 	c->pending += len;
+	metrics_series_add(c->m_bytes[1], (double)len);
 	if (uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1,
 	             s2s_conn_on_write) < 0) {
 		c->pending -= len;
@@ -160,13 +185,22 @@ s2s_conn_tls_handshake(void *arg, int status)
 {
 	struct s2s_conn *c = arg;
 
+	c->tls_counted = true;
 	if (status == 0) {
 		c->tls_up = true;
 		log_info(LOG_SUB_TLS, c->id, "tls ok version=%s cipher=%s "
 		         "resumed=%s", tls_session_version(c->tls),
 		         tls_session_cipher(c->tls),
 		         tls_session_is_resumed(c->tls) ? "yes" : "no");
+		metrics_series_add(metrics_series(METRICS_TLS_HANDSHAKES,
+		                                  s2s_conn_dir(c),
+		                                  tls_session_version(c->tls),
+		                                  NULL), 1);
 	} else {
+		metrics_series_add(metrics_series(METRICS_TLS_FAILURES,
+		                                  s2s_conn_dir(c),
+		                                  tls_session_fail_class(c->tls),
+		                                  NULL), 1);
 		log_info(LOG_SUB_TLS, c->id, "tls failed peer=%s reason=\"%s\"",
 		         c->peer, tls_session_error(c->tls));
 	}
@@ -286,6 +320,7 @@ s2s_conn_st_stanza(void *arg, struct stanza *st)
 	struct s2s_conn *c = arg;
 
 	c->stanzas_in++;
+	metrics_series_add(c->m_stanzas[0], 1);
 	c->cbs.stanza(c->arg, c, st);
 }
 
@@ -340,6 +375,7 @@ s2s_conn_st_closed(void *arg, int err, const char *why)
 	         (unsigned long long)c->stanzas_out);
 	if (!c->closed_reported) {
 		c->closed_reported = true;
+		s2s_conn_tls_unfinished(c, err);
 		c->cbs.closed(c->arg, c, err, why);
 	}
 	s2s_conn_transport_close(c);
@@ -378,6 +414,7 @@ s2s_conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (n == 0)
 		return;
 	c->last_in = s2s_conn_now(c);
+	metrics_series_add(c->m_bytes[0], (double)n);
 	if (c->tls != NULL)
 		tls_session_feed(c->tls, buf->base, (size_t)n);
 	else
@@ -477,8 +514,10 @@ s2s_conn_on_timer(uv_timer_t *t)
 	s2s_stream_tick(c->st, now);
 	if (!c->closed_reported && s2s_stream_is_ready(c->st)) {
 		if (c->opts.idle_ms > 0 && now >= last + c->opts.idle_ms) {
-			log_info(LOG_SUB_S2S, c->id, "idle close after %llu ms",
+			log_info(LOG_SUB_S2S, c->id, "idle close after %llu ms "
+			         "limit=idle_timeout",
 			         (unsigned long long)(now - last));
+			metrics_inc(METRICS_LIMIT_HITS, "idle_timeout");
 			s2s_stream_close(c->st, 0, NULL, now);
 		} else if (c->opts.keepalive_ms > 0 &&
 		           now >= c->last_out + c->opts.keepalive_ms) {
@@ -525,6 +564,10 @@ s2s_conn_new(uv_loop_t *loop, uv_tcp_t *tcp, const struct s2s_conn_opts *opts,
 	c->tlsctx = opts->tls != NULL ? tls_ctx_ref(opts->tls) : NULL;
 	c->direct = opts->stream.direct_tls;
 	c->created = c->last_in = c->last_out = uv_now(loop);
+	c->m_stanzas[0] = metrics_series(METRICS_STANZAS, "in", NULL, NULL);
+	c->m_stanzas[1] = metrics_series(METRICS_STANZAS, "out", NULL, NULL);
+	c->m_bytes[0] = metrics_series(METRICS_BYTES, "in", NULL, NULL);
+	c->m_bytes[1] = metrics_series(METRICS_BYTES, "out", NULL, NULL);
 	c->st = s2s_stream_new(&c->opts.stream, &s2s_conn_stream_cbs, c,
 	                       uv_now(loop));
 	tcp->data = c;
@@ -562,8 +605,10 @@ s2s_conn_send(struct s2s_conn *c, const struct stanza *st)
 
 	if (c->closed_reported)
 		return -ENOTCONN;
-	if ((rc = s2s_stream_send_stanza(c->st, st)) == 0)
+	if ((rc = s2s_stream_send_stanza(c->st, st)) == 0) {
 		c->stanzas_out++;
+		metrics_series_add(c->m_stanzas[1], 1);
+	}
 	return rc;
 }
 

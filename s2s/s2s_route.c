@@ -22,6 +22,7 @@
 #include "cm/err.h"
 #include "cm/htab.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "xmpp/stanza.h"
 
@@ -315,6 +316,7 @@ route_reject(struct s2s_route *r, struct stanza *st, const char *cond,
 	}
 	text = xasprintf("%s: %s", r->remote, err_str(err));
 	reply = stanza_error_reply(st, route_cond_type(cond), cond, text);
+	metrics_inc(METRICS_BOUNCES, cond);
 	free(text);
 	stanza_free(st);
 	t->cbs.bounce(t->arg, reply);
@@ -340,10 +342,14 @@ route_enqueue(struct s2s_route *r, struct stanza *st)
 
 	if (r->q.count >= o->max_stanzas || size > o->max_bytes ||
 	    r->q.bytes > o->max_bytes - size) {
-		log_debug(LOG_SUB_S2S, r->id,
-		          "route queue full local=%s remote=%s stanzas=%zu "
-		          "bytes=%zu size=%zu",
-		          r->local, r->remote, r->q.count, r->q.bytes, size);
+		const char *limit = r->q.count >= o->max_stanzas
+		                        ? "queue_max_stanzas" : "queue_max_bytes";
+
+		log_info(LOG_SUB_S2S, r->id,
+		         "route queue full local=%s remote=%s limit=%s "
+		         "stanzas=%zu bytes=%zu size=%zu", r->local, r->remote,
+		         limit, r->q.count, r->q.bytes, size);
+		metrics_inc(METRICS_LIMIT_HITS, limit);
 		route_reject(r, st, route_err_cond(S2SD_EQUEUE_FULL),
 		             S2SD_EQUEUE_FULL);
 		return false;
@@ -735,6 +741,21 @@ const char *
 s2s_route_remote(const struct s2s_route *r)
 {
 	return r->remote;
+}
+
+size_t
+s2s_routes_queued(const struct s2s_routes *t, size_t *bytes)
+{
+	const struct s2s_route *r;
+	size_t n = 0, b = 0;
+
+	for (r = t->all; r != NULL; r = r->next) {
+		n += r->q.count;
+		b += r->q.bytes;
+	}
+	if (bytes != NULL)
+		*bytes = b;
+	return n;
 }
 
 size_t

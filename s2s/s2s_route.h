@@ -116,6 +116,8 @@ const char *s2s_route_state_name(enum s2s_route_state s);
 const char *s2s_route_local(const struct s2s_route *r);
 const char *s2s_route_remote(const struct s2s_route *r);
 size_t s2s_route_queued(const struct s2s_route *r, size_t *bytes);
+/* The same summed over every route of T (metrics). */
+size_t s2s_routes_queued(const struct s2s_routes *t, size_t *bytes);
 /* Consecutive failures and the end of the current back-off window (0 when
  * not in BACKOFF). */
 unsigned s2s_route_failures(const struct s2s_route *r);

@@ -9,6 +9,7 @@
 
 #include "cm/err.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "s2s/s2s_stream_int.h"
 #include "xmpp/jid.h"
@@ -637,9 +638,11 @@ s2s_stream_tick(struct s2s_stream *st, uint64_t now)
 		return;
 	if (st->state == S2S_ST_CLOSING)
 		s2s_stream__report_closed(st, 0, "peer did not close in time");
-	else
+	else {
+		metrics_inc(METRICS_LIMIT_HITS, "negotiation_timeout");
 		s2s_stream__fail(st, S2SD_ETIMEOUT, NULL,
 		                 "negotiation timed out");
+	}
 }
 
 bool

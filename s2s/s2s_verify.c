@@ -11,6 +11,7 @@
 
 #include "cm/err.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "dns/dns.h"
 #include "dns/dns_connect.h"
@@ -322,8 +323,10 @@ s2s_verify_on_tick(uv_timer_t *t)
 
 	for (r = s->vreqs; r != NULL; r = next) {
 		next = r->next;
-		if (now >= r->deadline)
+		if (now >= r->deadline) {
+			metrics_inc(METRICS_LIMIT_HITS, "dialback_timeout");
 			s2s_vreq_answer(s, r, false, S2SD_ETIMEOUT);
+		}
 	}
 	s2s_verify_arm(s);
 }

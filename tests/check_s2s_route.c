@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 
 #include "cm/err.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "s2s/s2s_route.h"
 #include "tests/lib/testutil.h"
@@ -322,7 +323,12 @@ END_TEST
 START_TEST(test_queue_count_bound)
 {
 	struct s2s_route_opts o = test_opts(3, 1 << 20);
+	double hits = metrics_value(METRICS_LIMIT_HITS, "queue_max_stanzas",
+	                            NULL, NULL);
+	double rcs = metrics_value(METRICS_BOUNCES, "resource-constraint",
+	                           NULL, NULL);
 	struct rec rc;
+	size_t bytes;
 
 	rec_init(&rc, &o);
 	submit(&rc, "chat", "1");
@@ -331,6 +337,13 @@ START_TEST(test_queue_count_bound)
 	submit(&rc, "chat", "4");
 	submit(&rc, "get", "5");
 	ck_assert_uint_eq(rc.nbounce, 2);
+	/* Metrics: each refusal is a limit hit and a bounce; the depth. */
+	ck_assert(metrics_value(METRICS_LIMIT_HITS, "queue_max_stanzas", NULL,
+	                        NULL) == hits + 2);
+	ck_assert(metrics_value(METRICS_BOUNCES, "resource-constraint", NULL,
+	                        NULL) == rcs + 2);
+	ck_assert_uint_eq(s2s_routes_queued(rc.t, &bytes), 3);
+	ck_assert_uint_gt(bytes, 0);
 	check_bounce(rc.bounces[0], "message", "4", "resource-constraint",
 	             "wait");
 	check_bounce(rc.bounces[1], "iq", "5", "resource-constraint", "wait");
@@ -524,12 +537,17 @@ START_TEST(test_failure_bounces)
 	char id[8];
 	size_t i;
 
+	double before = metrics_value(METRICS_BOUNCES, c->cond, NULL, NULL);
+
 	rec_init(&rc, &o);
 	for (i = 0; i < UTIL_ARRAY_LEN(kinds); i++) {
 		snprintf(id, sizeof(id), "%zu", i);
 		submit(&rc, kinds[i], id);
 	}
 	s2s_route_failed(route(&rc), c->err, c->opened, rc.now);
+	/* Each answer is counted with its condition; drops are not. */
+	ck_assert(metrics_value(METRICS_BOUNCES, c->cond, NULL, NULL) ==
+	          before + 4);
 	ck_assert_uint_eq(rc.nsent, 0);
 	ck_assert_uint_eq(rc.nbounce, 4);
 	check_bounce(rc.bounces[0], "message", "0", c->cond, c->type);

@@ -14,6 +14,7 @@
 #include "tests/lib/testcert.h"
 #include "tls/tls.h"
 #include "tls/tls_ctx.h"
+#include "tls/tls_int.h"
 #include "tls/tls_trust.h"
 
 /* ---- certificates ------------------------------------------------------ */
@@ -389,6 +390,7 @@ START_TEST(test_handshake_and_data)
 	ck_assert_int_eq(tls_session_verify_name(s.s, "example.com", why,
 	                                         sizeof(why)), S2SD_ETLS_NAME);
 	ck_assert_str_eq(tls_session_error(c.s), "");
+	ck_assert_ptr_null(tls_session_fail_class(c.s));
 
 	ck_assert_int_eq(tls_session_write(c.s, "<stream:stream>", 15), 0);
 	ck_assert_int_eq(tls_session_write(s.s, "<features/>", 11), 0);
@@ -539,6 +541,7 @@ START_TEST(test_garbage)
 	ck_assert_int_eq(c.hs, S2SD_ETLS_HANDSHAKE);
 	ck_assert_int_eq(c.closed_calls, 0);
 	ck_assert_str_ne(tls_session_error(c.s), "");
+	ck_assert_str_eq(tls_session_fail_class(c.s), "protocol");
 	ck_assert_int_eq(tls_session_feed(c.s, "x", 1), S2SD_ETLS_HANDSHAKE);
 	ck_assert_int_eq(tls_session_write(c.s, "x", 1), S2SD_ETLS_HANDSHAKE);
 
@@ -878,6 +881,16 @@ START_TEST(test_old_versions_refused)
 	ck_assert_int_eq(s.hs, S2SD_ETLS_HANDSHAKE);
 	ck_assert_int_eq(c.hs_calls, 1);
 	ck_assert_int_eq(s.hs_calls, 1);
+	/* Metrics: a version mismatch is a protocol failure on both sides;
+	 * certificate trouble is told apart (our errors and peer alerts). */
+	ck_assert_str_eq(tls_session_fail_class(c.s), "protocol");
+	ck_assert_str_eq(tls_session_fail_class(s.s), "protocol");
+	ck_assert_str_eq(tls__fail_class(NULL, GNUTLS_E_CERTIFICATE_ERROR),
+	                 "certificate");
+	ck_assert_str_eq(tls__fail_class(NULL, GNUTLS_E_NO_CERTIFICATE_FOUND),
+	                 "certificate");
+	ck_assert_str_eq(tls__fail_class(NULL, GNUTLS_E_DECRYPTION_FAILED),
+	                 "protocol");
 	end_free(&c);
 	end_free(&s);
 	pair(&c, &s, cctx, lax, &plain);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cm/err.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "xmpp/stanza.h"
 #include "xmpp/xmlstream.h"
@@ -519,9 +520,14 @@ START_TEST(test_limit_size)
 	int delta = _i - 1;  /* -1, 0, +1 */
 	char *st = sized_stanza((size_t)(200 + delta));
 	char *in = xasprintf(HDR "%s<presence/>", st);
+	double hits = metrics_value(METRICS_LIMIT_HITS, "max_stanza_size", NULL,
+	                            NULL);
 
 	check_outcome(&o, in, delta > 0 ? S2SD_EXML_LIMIT : 0,
 	              delta > 0 ? 0 : 2);
+	/* Each refusal (whole and every split run) is a limit hit. */
+	ck_assert_int_eq(metrics_value(METRICS_LIMIT_HITS, "max_stanza_size",
+	                               NULL, NULL) > hits, delta > 0);
 	free(in);
 	free(st);
 }
@@ -581,9 +587,14 @@ START_TEST(test_limit_depth)
 {
 	struct xmlstream_opts o = {.max_depth = 5};
 	char *ok = nested(5), *bad = nested(6);
+	double hits = metrics_value(METRICS_LIMIT_HITS, "max_depth", NULL, NULL);
 
 	check_outcome(&o, ok, 0, 2);
+	ck_assert(metrics_value(METRICS_LIMIT_HITS, "max_depth", NULL, NULL) ==
+	          hits);
 	check_outcome(&o, bad, S2SD_EXML_LIMIT, 0);
+	ck_assert(metrics_value(METRICS_LIMIT_HITS, "max_depth", NULL, NULL) >
+	          hits);
 	free(ok);
 	free(bad);
 	/* The default is 64. */
@@ -599,10 +610,15 @@ END_TEST
 START_TEST(test_limit_attrs)
 {
 	struct xmlstream_opts o = {.max_attrs = 6};
+	double hits = metrics_value(METRICS_LIMIT_HITS, "max_attrs", NULL, NULL);
 
 	check_outcome(&o, HDR "<m a='1' b='2' c='3' d='4' e='5' f='6'/>", 0, 1);
+	ck_assert(metrics_value(METRICS_LIMIT_HITS, "max_attrs", NULL, NULL) ==
+	          hits);
 	check_outcome(&o, HDR "<m a='1' b='2' c='3' d='4' e='5' f='6' g='7'/>",
 	              S2SD_EXML_LIMIT, 0);
+	ck_assert(metrics_value(METRICS_LIMIT_HITS, "max_attrs", NULL, NULL) >
+	          hits);
 	/* Namespace declarations count as well. */
 	check_outcome(&o,
 	              HDR "<m a='1' b='2' c='3' d='4' xmlns:x='u' xmlns='v'/>", 0,

@@ -44,6 +44,7 @@ struct tls_session {
 	int depth;                      /* public calls on the stack */
 	int err;
 	char errbuf[256];
+	const char *fail_class;         /* metrics label once failed */
 	struct util_buf in;             /* kept ciphertext from in_off on */
 	size_t in_off;
 	const unsigned char *feed;      /* the current feed's unread bytes */
@@ -201,6 +202,7 @@ static void
 tls_session_fail(struct tls_session *s, int code, int grc)
 {
 	tls__gnutls_why(s->gs, grc, s->errbuf, sizeof(s->errbuf));
+	s->fail_class = tls__fail_class(s->gs, grc);
 	s->err = code;
 	/* Tell the peer why, unless it told us. */
 	if (grc != GNUTLS_E_FATAL_ALERT_RECEIVED)
@@ -796,4 +798,10 @@ const char *
 tls_session_error(const struct tls_session *s)
 {
 	return s->errbuf;
+}
+
+const char *
+tls_session_fail_class(const struct tls_session *s)
+{
+	return s->fail_class;
 }

@@ -125,5 +125,8 @@ const char *tls_session_sni(const struct tls_session *s);
 bool tls_session_alpn_xmpp(const struct tls_session *s);
 /* Why the session failed ("" if it did not), for logs and s2sctl. */
 const char *tls_session_error(const struct tls_session *s);
+/* The same as a metrics label: "certificate" (one was refused on either
+ * side) or "protocol"; NULL if the session did not fail. */
+const char *tls_session_fail_class(const struct tls_session *s);
 
 #endif

@@ -49,6 +49,8 @@ int tls__load_key(const char *path, gnutls_privkey_t *key, char *why,
 bool tls__key_matches(gnutls_x509_crt_t crt, gnutls_privkey_t key);
 /* Human text for a GnuTLS error, naming the alert for alert errors. */
 void tls__gnutls_why(gnutls_session_t gs, int rc, char *why, size_t whylen);
+/* The metrics label for a failure: "certificate" or "protocol". */
+const char *tls__fail_class(gnutls_session_t gs, int rc);
 
 /* tls_trust.c: verify CHAIN (leaf first) for TLS server use. Returns 0 or
  * an S2SD_ETLS_* chain code with WHY. */

@@ -296,3 +296,38 @@ tls__gnutls_why(gnutls_session_t gs, int rc, char *why, size_t whylen)
 	}
 	snprintf(why, whylen, "%s", gnutls_strerror(rc));
 }
+
+/* A certificate refused on either side (an alert from the peer or our own
+ * check) is an operator's problem of another kind than a protocol
+ * mismatch: the metrics tell them apart. */
+const char *
+tls__fail_class(gnutls_session_t gs, int rc)
+{
+	if (gs != NULL && (rc == GNUTLS_E_FATAL_ALERT_RECEIVED ||
+	                   rc == GNUTLS_E_WARNING_ALERT_RECEIVED)) {
+		switch (gnutls_alert_get(gs)) {
+		case GNUTLS_A_SSL3_NO_CERTIFICATE:
+		case GNUTLS_A_BAD_CERTIFICATE:
+		case GNUTLS_A_UNSUPPORTED_CERTIFICATE:
+		case GNUTLS_A_CERTIFICATE_REVOKED:
+		case GNUTLS_A_CERTIFICATE_EXPIRED:
+		case GNUTLS_A_CERTIFICATE_UNKNOWN:
+		case GNUTLS_A_UNKNOWN_CA:
+		case GNUTLS_A_CERTIFICATE_UNOBTAINABLE:
+		case GNUTLS_A_CERTIFICATE_REQUIRED:
+			return "certificate";
+		default:
+			return "protocol";
+		}
+	}
+	switch (rc) {
+	case GNUTLS_E_CERTIFICATE_ERROR:
+	case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
+	case GNUTLS_E_CERTIFICATE_REQUIRED:
+	case GNUTLS_E_NO_CERTIFICATE_FOUND:
+	case GNUTLS_E_CERTIFICATE_KEY_MISMATCH:
+		return "certificate";
+	default:
+		return "protocol";
+	}
+}

@@ -24,6 +24,7 @@
 
 #include "cm/err.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "xmpp/stanza.h"
 #include "xmpp/xmlstream_int.h"
@@ -169,6 +170,7 @@ xmlstream_enter_any(struct xmlstream *xs)
 		return false;
 	xs->ev_end = xmlstream_event_end(xs);
 	if (xs->ev_end - xmlstream_hold_from(xs) > xs->opts.max_stanza) {
+		metrics_inc(METRICS_LIMIT_HITS, "max_stanza_size");
 		xmlstream_fail(xs, S2SD_EXML_LIMIT, "stanza too large");
 		return false;
 	}
@@ -279,6 +281,7 @@ xmlstream_check_attrs(struct xmlstream *xs, const XML_Char **atts)
 		n++;
 	xs->pending_decls = 0;
 	if (n > xs->opts.max_attrs) {
+		metrics_inc(METRICS_LIMIT_HITS, "max_attrs");
 		xmlstream_fail(xs, S2SD_EXML_LIMIT, "too many attributes");
 		return false;
 	}
@@ -310,6 +313,7 @@ xmlstream_open_elem(struct xmlstream *xs, const struct xmlstream_qname *q,
 	const char *ns = q->ns != NULL ? q->ns : "";
 
 	if (xs->depth > xs->opts.max_depth) {
+		metrics_inc(METRICS_LIMIT_HITS, "max_depth");
 		xmlstream_fail(xs, S2SD_EXML_LIMIT, "too deep");
 		return;
 	}
@@ -652,8 +656,10 @@ xmlstream_parse(struct xmlstream *xs, const char *buf, size_t len)
 		buf += n;
 		len -= n;
 		if (xmlstream_live(xs) &&
-		    xs->fed - xmlstream_hold_from(xs) > xs->opts.max_stanza)
+		    xs->fed - xmlstream_hold_from(xs) > xs->opts.max_stanza) {
+			metrics_inc(METRICS_LIMIT_HITS, "max_stanza_size");
 			xmlstream_fail(xs, S2SD_EXML_LIMIT, "stanza too large");
+		}
 	}
 	xs->in_parse = false;
 }

@@ -166,6 +166,7 @@ class S2sd:
         self.port = free_port()
         self.direct_port = free_port() if direct_tls else None
         self.comp_port = free_port()
+        self.metrics_port = free_port()
         self.dir = os.path.join(env.dir, name)
         os.mkdir(self.dir)
         self.logfile = os.path.join(self.dir, "s2sd.log")
@@ -205,6 +206,7 @@ class S2sd:
         conf += ["[dns]", "servers = 127.0.0.1:%d" % env.dns_port,
                  "timeout = 1s", "tries = 1",
                  "[components]", "listen = 127.0.0.1:%d" % self.comp_port,
+                 "[metrics]", "listen = 127.0.0.1:%d" % self.metrics_port,
                  "[files]", "policy = %s" % self.policy,
                  "directory = %s" % os.path.join(self.dir, "directory"),
                  "[limits]", "connect_timeout = 2s",

@@ -59,6 +59,9 @@ tries = 1
 [components]
 listen = {ip4}:{cport}
 
+[metrics]
+listen = {ip4}:9269
+
 [home {home}]
 secret_file = {dir}/{home}.secret
 
