@@ -275,6 +275,7 @@ s2s_new(uv_loop_t *loop, const struct s2s_settings *set, struct tls_ctx *tls,
 	ro.max_bytes = set->queue_max_bytes;
 	ro.backoff_min_ms = set->backoff_min_ms;
 	ro.backoff_max_ms = set->backoff_max_ms;
+	ro.total_max_bytes = set->queue_total_bytes;
 	s->routes = s2s_routes_new(&ro, &s2s__route_cbs, s);
 	uv_timer_init(loop, &s->route_timer);
 	s->route_timer.data = s;
