@@ -622,9 +622,12 @@ s2s_routes_submit(struct s2s_routes *t, const char *local,
 		             r->last_err);
 		break;
 	case S2S_ROUTE_IDLE:
+		/* A refusal runs the bounce callback, which may have
+		 * submitted again and started an attempt meanwhile. */
 		if (route_enqueue(r, st))
 			route_connect(r);
-		else if (r->timer_at == ROUTE_NO_TIMER)
+		else if (r->state == S2S_ROUTE_IDLE &&
+		         r->timer_at == ROUTE_NO_TIMER)
 			route_set_timer(r, now);        /* new, never used */
 		break;
 	}
