@@ -76,6 +76,7 @@ s2s__conn_opts(const struct s2s *s, enum s2s_role role, const char *local,
 	o->stream.remote = remote;
 	o->stream.xml = s->set.xml;
 	o->stream.step_timeout_ms = s->set.step_timeout_ms;
+	o->stream.idle_ms = s->set.idle_ms;
 	o->tls = s->tls;
 	o->idle_ms = s->set.idle_ms;
 	o->keepalive_ms = s->set.keepalive_ms;

@@ -124,12 +124,37 @@ s2s_out_send_auth(struct s2s_stream *st)
 	s2s_stream__enter(st, S2S_ST_WAIT_SASL);
 }
 
+/* XEP-0478: the peer's max-bytes, from the latest features (each restart
+ * sends new ones); absent or unreadable means no advertised limit. */
+static void
+s2s_out_limits(struct s2s_stream *st, const struct stanza *f)
+{
+	const struct stanza *lim = stanza_child(f, S2S_NS_LIMITS, "limits");
+	const struct stanza *mb;
+	unsigned long long v;
+	char *text, *end;
+
+	st->peer_max_bytes = 0;
+	mb = lim != NULL ? stanza_child(lim, S2S_NS_LIMITS, "max-bytes") : NULL;
+	if (mb == NULL)
+		return;
+	text = stanza_text(mb);
+	v = strtoull(text, &end, 10);
+	if (end != text && *end == '\0' && text[0] != '-' && v > 0 &&
+	    v <= SIZE_MAX)
+		st->peer_max_bytes = (size_t)v;
+	log_debug(LOG_SUB_S2S, st->opts.connid, "out peer-limits max_bytes=%s",
+	          text);
+	free(text);
+}
+
 static void
 s2s_out_features(struct s2s_stream *st, const struct stanza *f)
 {
 	static const char starttls[] = "<starttls xmlns='" S2S_NS_TLS "'/>";
 	const struct stanza *tls = stanza_child(f, S2S_NS_TLS, "starttls");
 
+	s2s_out_limits(st, f);
 	if (stanza_child(f, S2S_NS_DB_FEATURE, "dialback") != NULL)
 		st->db_offered = true;
 	if (!st->tls_on && tls != NULL && st->opts.security != S2S_SEC_NONE) {
