@@ -10,6 +10,7 @@
 #include "cm/err.h"
 #include "cm/htab.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "policy/policy.h"
 #include "s2s/dialback.h"
@@ -17,6 +18,9 @@
 #include "tls/tls_ctx.h"
 #include "xmpp/jid.h"
 #include "xmpp/stanza.h"
+
+static bool s2s_attr_domain(const struct stanza *st, const char *name,
+                            char *out, size_t outlen);
 
 struct s2s_link *
 s2s__link_new(struct s2s *s, enum s2s_role role, const char *addr)
@@ -133,6 +137,36 @@ s2s_cb_allowed_in(void *arg, const char *remote, char *why, size_t whylen)
 	return d.allow;
 }
 
+/* max_streams_per_domain: authenticated inbound streams from REMOTE, this
+ * one included. Counted only once authenticated: a header's 'from' proves
+ * nothing, and counting it would let anyone lock a domain out. */
+static void
+s2s_in_streams_limit(struct s2s_link *l, struct s2s_conn *c,
+                     const char *remote)
+{
+	const struct s2s_link *o;
+	const struct s2s_stream *st;
+	size_t n = 0, max = l->s->set.max_streams_per_domain;
+
+	if (max == 0)
+		return;
+	for (o = l->s->links; o != NULL; o = o->next) {
+		if (o->role != S2S_ROLE_IN || o->conn == NULL)
+			continue;
+		st = s2s_conn_stream(o->conn);
+		if (s2s_stream_is_ready(st) && s2s_stream_remote(st) != NULL &&
+		    strcmp(s2s_stream_remote(st), remote) == 0)
+			n++;
+	}
+	if (n <= max)
+		return;
+	metrics_inc(METRICS_LIMIT_HITS, "max_streams_per_domain");
+	log_warnx(LOG_SUB_S2S, s2s_conn_id(c), "limit hit "
+	          "limit=max_streams_per_domain remote=%s streams=%zu max=%zu: "
+	          "close", remote, n, max);
+	s2s_conn_close(c, S2SD_ELIMIT, "too many streams from this domain");
+}
+
 static void
 s2s_cb_authenticated(void *arg, struct s2s_conn *c, const char *local,
                      const char *remote, enum s2s_auth how)
@@ -149,15 +183,54 @@ s2s_cb_authenticated(void *arg, struct s2s_conn *c, const char *local,
 	         s2s_conn_peer(c));
 	if (l->role == S2S_ROLE_OUT)
 		s2s__out_authenticated(l, local, remote);
+	else
+		s2s_in_streams_limit(l, c, remote);
+}
+
+/* Inbound rate of the sending domain (s2s_rate.h): pause this stream's
+ * reads while the domain is in debt; close it once it has been over for
+ * the grace period. Returns false when the stream was closed. */
+static bool
+s2s_in_rate(struct s2s_link *l, struct s2s_conn *c, const struct stanza *st)
+{
+	char domain[JID_PART_MAX + 1];
+	enum s2s_rate_verdict v;
+	uint64_t wait;
+	size_t len = 0;
+
+	if (!s2s_attr_domain(st, "from", domain, sizeof(domain)))
+		return true;
+	stanza_raw(st, &len);
+	v = s2s_rate_charge(l->s->rate, domain, len, uv_now(l->s->loop), &wait);
+	if (v == S2S_RATE_PAUSE) {
+		if (s2s_conn_pause_reading(c, wait)) {
+			metrics_inc(METRICS_LIMIT_HITS, "in_rate");
+			log_info(LOG_SUB_S2S, s2s_conn_id(c), "limit hit "
+			         "limit=in_rate remote=%s pause_ms=%llu", domain,
+			         (unsigned long long)wait);
+		}
+	} else if (v == S2S_RATE_CLOSE) {
+		metrics_inc(METRICS_LIMIT_HITS, "in_rate_grace");
+		log_warnx(LOG_SUB_S2S, s2s_conn_id(c), "limit hit "
+		          "limit=in_rate_grace remote=%s grace_ms=%llu: close",
+		          domain, (unsigned long long)l->s->set.in_rate.grace_ms);
+		return false;
+	}
+	return true;
 }
 
 static void
 s2s_cb_stanza(void *arg, struct s2s_conn *c, struct stanza *st)
 {
 	struct s2s_link *l = arg;
+	bool keep = l->role != S2S_ROLE_IN || s2s_in_rate(l, c, st);
 
-	(void)c;
+	/* The stanza arrived authenticated: delivered even when it is the
+	 * one that closes the stream. */
 	l->s->cbs.deliver(l->s->arg, st);
+	if (!keep)
+		s2s_conn_close(c, S2SD_EPOLICY, "inbound rate limit exceeded "
+		               "for longer than the grace period");
 }
 
 static void
@@ -266,6 +339,7 @@ s2s_new(uv_loop_t *loop, const struct s2s_settings *set, struct tls_ctx *tls,
 
 	s->loop = loop;
 	s2s_apply_settings(s, set);
+	s->rate = s2s_rate_new(&set->in_rate);
 	s->tls = tls != NULL ? tls_ctx_ref(tls) : NULL;
 	s->pol = policy_ref(pol);
 	s->dns = dns;
@@ -314,6 +388,10 @@ s2s_accept(struct s2s *s, uv_tcp_t *client, const char *peer,
 	l->conn = s2s_conn_new(s->loop, client, &o, &s2s__conn_cbs, l);
 	log_debug(LOG_SUB_S2S, s2s_conn_id(l->conn), "in accept peer=%s "
 	          "direct_tls=%s", peer, direct_tls ? "yes" : "no");
+	if (err == S2SD_ELIMIT)
+		metrics_inc(METRICS_LIMIT_HITS, s->nlinks > s->set.max_conns
+		                                    ? "max_connections"
+		                                    : "max_connections_per_addr");
 	if (err != 0) {
 		log_warnx(LOG_SUB_S2S, s2s_conn_id(l->conn), "in refuse peer=%s "
 		          "reason=%s connections=%zu from_addr=%ld", peer,
@@ -378,6 +456,7 @@ s2s_reconfigure(struct s2s *s, const struct s2s_settings *set,
 	const char *remote;
 
 	s2s_apply_settings(s, set);
+	s2s_rate_set_opts(s->rate, &set->in_rate);
 	if (tls != s->tls) {
 		tls_ctx_unref(s->tls);
 		s->tls = tls != NULL ? tls_ctx_ref(tls) : NULL;
@@ -409,6 +488,7 @@ s2s_on_timer_closed(uv_handle_t *h)
 	void *arg = s->close_arg;
 
 	htab_free(s->per_addr, NULL);
+	s2s_rate_free(s->rate);
 	dialback_secret_free(s->db);
 	tls_ctx_unref(s->tls);
 	policy_unref(s->pol);
