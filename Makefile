@@ -141,6 +141,11 @@ check-asan:
 run: deps all
 	sh scripts/run-sample.sh $(BUILD)
 
+# The README's walkthrough: two federating nodes and a prompt.
+.PHONY: demo
+demo: deps all
+	S2SD=$(BUILD)/s2sd S2SCTL=$(BUILD)/s2sctl python3 scripts/demo.py
+
 fuzz:
 	@sh scripts/deps.sh scripts/packages-fuzz.txt
 	$(MAKE) BUILD=build-fuzz FUZZ=1 fuzzers

@@ -17,13 +17,15 @@
 #define CONTROL_LINE_MAX 4096
 #define CONTROL_ARGS_MAX 16
 
-struct control_client {
+struct control_req {
 	uv_pipe_t pipe;                 /* first: freed from its close cb */
 	uv_write_t write;
 	struct control *ctl;
 	struct util_buf in;
 	char *reply;
-	struct control_client *next, **prevp;
+	bool pending;           /* the handler answers later (control_reply) */
+	bool gone;              /* closed while pending: freed by the reply */
+	struct control_req *next, **prevp;
 };
 
 struct control {
@@ -31,25 +33,31 @@ struct control {
 	char *path;
 	control_handler *handler;
 	void *arg;
-	struct control_client *clients;
+	struct control_req *clients;
 	bool closing;
 };
 
 static void
 control_client_closed(uv_handle_t *h)
 {
-	struct control_client *cl = (struct control_client *)h;
+	struct control_req *cl = (struct control_req *)h;
 
 	if (cl->next != NULL)
 		cl->next->prevp = cl->prevp;
 	*cl->prevp = cl->next;
+	cl->next = NULL;
+	cl->prevp = &cl->next;
+	if (cl->pending) {
+		cl->gone = true;        /* control_reply() frees it */
+		return;
+	}
 	util_buf_free(&cl->in);
 	free(cl->reply);
 	free(cl);
 }
 
 static void
-control_client_close(struct control_client *cl)
+control_client_close(struct control_req *cl)
 {
 	if (!uv_is_closing((uv_handle_t *)&cl->pipe))
 		uv_close((uv_handle_t *)&cl->pipe, control_client_closed);
@@ -76,31 +84,59 @@ control_split(char *line, char **argv)
 }
 
 static void
-control_run(struct control_client *cl, char *line)
+control_send(struct control_req *cl, int status, const char *text,
+             size_t len)
 {
-	char *argv[CONTROL_ARGS_MAX];
-	struct util_buf out = {0}, reply = {0};
-	int argc = control_split(line, argv), status;
+	struct util_buf reply = {0};
 	uv_buf_t b;
 
+	util_buf_printf(&reply, "status %d\n", status);
+	if (text != NULL)
+		util_buf_append(&reply, text, len);
+	cl->reply = util_buf_steal(&reply, NULL);
+	b = uv_buf_init(cl->reply, (unsigned)strlen(cl->reply));
+	cl->write.data = cl;
+	if (uv_write(&cl->write, (uv_stream_t *)&cl->pipe, &b, 1,
+	             control_on_written) < 0)
+		control_client_close(cl);
+}
+
+static void
+control_run(struct control_req *cl, char *line)
+{
+	char *argv[CONTROL_ARGS_MAX];
+	struct util_buf out = {0};
+	int argc = control_split(line, argv), status;
+
+	uv_read_stop((uv_stream_t *)&cl->pipe);
+	/* A handler may answer through control_reply() before it returns. */
+	cl->pending = true;
 	if (argc == 0) {
 		util_buf_puts(&out, "empty command\n");
 		status = 2;
 	} else {
 		log_debug(LOG_SUB_CM, 0, "control command=%s", argv[0]);
-		status = cl->ctl->handler(cl->ctl->arg, argc, argv, &out);
+		status = cl->ctl->handler(cl->ctl->arg, cl, argc, argv, &out);
 	}
-	util_buf_printf(&reply, "status %d\n", status);
-	if (out.data != NULL)
-		util_buf_append(&reply, out.data, out.len);
+	if (status != CONTROL_PENDING) {
+		cl->pending = false;
+		control_send(cl, status, out.data, out.len);
+	}
 	util_buf_free(&out);
-	cl->reply = util_buf_steal(&reply, NULL);
-	b = uv_buf_init(cl->reply, (unsigned)strlen(cl->reply));
-	cl->write.data = cl;
-	uv_read_stop((uv_stream_t *)&cl->pipe);
-	if (uv_write(&cl->write, (uv_stream_t *)&cl->pipe, &b, 1,
-	             control_on_written) < 0)
-		control_client_close(cl);
+}
+
+void
+control_reply(struct control_req *req, int status, const char *text)
+{
+	struct control_req *cl = req;
+
+	cl->pending = false;
+	if (cl->gone) {
+		util_buf_free(&cl->in);
+		free(cl);
+		return;
+	}
+	control_send(cl, status, text, text != NULL ? strlen(text) : 0);
 }
 
 static void
@@ -116,7 +152,7 @@ control_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void
 control_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-	struct control_client *cl = (struct control_client *)s;
+	struct control_req *cl = (struct control_req *)s;
 	char *nl;
 
 	if (n < 0) {
@@ -136,7 +172,7 @@ static void
 control_on_connection(uv_stream_t *server, int status)
 {
 	struct control *c = server->data;
-	struct control_client *cl;
+	struct control_req *cl;
 
 	if (status < 0 || c->closing)
 		return;
@@ -237,7 +273,7 @@ control_server_closed(uv_handle_t *h)
 void
 control_close(struct control *c)
 {
-	struct control_client *cl, *next;
+	struct control_req *cl, *next;
 
 	if (c == NULL)
 		return;

@@ -15,10 +15,18 @@
 #include "cm/util.h"
 
 struct control;
+/* One command being answered (the connection it came on). */
+struct control_req;
 
-/* Returns the exit status for s2sctl (0: success). */
-typedef int control_handler(void *arg, int argc, char **argv,
-                            struct util_buf *out);
+/* Returns the exit status for s2sctl (0: success), or CONTROL_PENDING when
+ * the answer comes later through control_reply(REQ, ...), which must then be
+ * called exactly once, even if the client went away or the control socket
+ * was closed meanwhile (REQ stays valid until then). */
+#define CONTROL_PENDING (-1000)
+typedef int control_handler(void *arg, struct control_req *req, int argc,
+                            char **argv, struct util_buf *out);
+/* Answer a pending request with STATUS and TEXT (borrowed, may be NULL). */
+void control_reply(struct control_req *req, int status, const char *text);
 
 /* Returns 0, or a negative code with WHY filled (nothing left behind). */
 int control_open(uv_loop_t *loop, const char *path, const char *group,

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+
+#include "cm/util.h"
 #include <unistd.h>
 
 enum log_level log_levels[LOG_SUB_COUNT] = {
@@ -161,6 +163,89 @@ log_syslog_priority(enum log_level level)
 	return prio[level];
 }
 
+/* Peers choose some of what is logged (names, error texts): a control
+ * character must not forge or split a line. */
+static void
+log_sanitize(char *msg)
+{
+	unsigned char *p;
+
+	for (p = (unsigned char *)msg; *p != '\0'; p++) {
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+		else if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+}
+
+/* ---- taps ---- */
+
+struct log_tap {
+	uint64_t connid;
+	enum log_level level;
+	log_tap_fn *fn;
+	void *arg;
+};
+
+static struct {
+	struct log_tap *v;
+	size_t n;
+} log_taps;
+
+int log_tap_max = -1;
+
+static void
+log_tap_recompute(void)
+{
+	size_t i;
+
+	log_tap_max = -1;
+	for (i = 0; i < log_taps.n; i++)
+		if ((int)log_taps.v[i].level > log_tap_max)
+			log_tap_max = (int)log_taps.v[i].level;
+}
+
+void
+log_tap_add(uint64_t connid, enum log_level level, log_tap_fn *fn, void *arg)
+{
+	log_taps.v = xreallocarray(log_taps.v, log_taps.n + 1,
+	                           sizeof(*log_taps.v));
+	log_taps.v[log_taps.n++] = (struct log_tap){connid, level, fn, arg};
+	log_tap_recompute();
+}
+
+void
+log_tap_remove(uint64_t connid, log_tap_fn *fn, void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < log_taps.n; i++) {
+		if (log_taps.v[i].connid == connid && log_taps.v[i].fn == fn &&
+		    log_taps.v[i].arg == arg) {
+			log_taps.v[i] = log_taps.v[--log_taps.n];
+			break;
+		}
+	}
+	if (log_taps.n == 0) {
+		free(log_taps.v);
+		log_taps.v = NULL;
+	}
+	log_tap_recompute();
+}
+
+/* Hand MSG to the taps of CONNID; true when the log itself wants it. */
+static bool
+log_to_taps(enum log_level level, enum log_sub sub, uint64_t connid,
+            const char *msg)
+{
+	size_t i;
+
+	for (i = 0; i < log_taps.n && connid != 0; i++)
+		if (log_taps.v[i].connid == connid && level <= log_taps.v[i].level)
+			log_taps.v[i].fn(log_taps.v[i].arg, level, sub, msg);
+	return level <= log_levels[sub];
+}
+
 static void
 log_vemit(enum log_level level, enum log_sub sub, uint64_t connid,
           const char *fmt, va_list ap)
@@ -171,6 +256,9 @@ log_vemit(enum log_level level, enum log_sub sub, uint64_t connid,
 	FILE *out;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_sanitize(msg);
+	if (log_tap_max >= 0 && !log_to_taps(level, sub, connid, msg))
+		return;
 	if (connid != 0)
 		snprintf(id, sizeof(id), "%016" PRIx64, connid);
 	if (log_state.dest == LOG_DEST_SYSLOG) {

@@ -36,12 +36,25 @@ enum log_dest { LOG_DEST_STDERR, LOG_DEST_FILE, LOG_DEST_SYSLOG };
 
 /* Current level per subsystem; read through log_wants(). */
 extern enum log_level log_levels[LOG_SUB_COUNT];
+/* The most detailed level any tap wants (-1: no tap). */
+extern int log_tap_max;
 
 static inline bool
 log_wants(enum log_level level, enum log_sub sub)
 {
-	return level <= log_levels[sub];
+	return level <= log_levels[sub] || (int)level <= log_tap_max;
 }
+
+/* A tap gets every line logged with connection id CONNID at LEVEL or more
+ * important, whatever the subsystem levels are (s2sctl test collects a
+ * transcript this way); the log itself still gets only what its levels
+ * allow. MSG is the formatted message, valid during the call. While a tap
+ * exists, lines up to its level are formatted for every connection. */
+typedef void log_tap_fn(void *arg, enum log_level level, enum log_sub sub,
+                        const char *msg);
+void log_tap_add(uint64_t connid, enum log_level level, log_tap_fn *fn,
+                 void *arg);
+void log_tap_remove(uint64_t connid, log_tap_fn *fn, void *arg);
 
 /* Send output to DEST (PATH only for LOG_DEST_FILE; copied). Returns 0 or
  * -errno; on error the previous destination stays in use. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "cm/admin.h"
 #include "cm/config.h"
 #include "cm/control.h"
 #include "cm/daemon.h"
@@ -211,55 +212,28 @@ s2sd_reload(struct s2sd *d, struct util_buf *report)
 	return 0;
 }
 
-/* The control socket's commands (s2sctl). */
 static int
-s2sd_control(void *arg, int argc, char **argv, struct util_buf *out)
+s2sd_reload_cmd(void *arg, struct util_buf *report)
+{
+	return s2sd_reload(arg, report);
+}
+
+/* The control socket's commands (s2sctl): cm/admin.c. */
+static int
+s2sd_control(void *arg, struct control_req *req, int argc, char **argv,
+             struct util_buf *out)
 {
 	struct s2sd *d = arg;
-	int sub, lvl;
+	struct admin_env env = {
+	    d->rt, d->cfg, d->opts.config_path, S2SD_VERSION,
+	    uv_now(&d->loop) - d->started_ms, s2sd_reload_cmd, d,
+	};
 
-	if (strcmp(argv[0], "status") == 0) {
-		util_buf_printf(out, "s2sd %s pid %ld up %llus config %s\n"
-		                "federation %s\n", S2SD_VERSION, (long)getpid(),
-		                (unsigned long long)((uv_now(&d->loop) -
-		                                      d->started_ms) / 1000),
-		                d->opts.config_path,
-		                config_bool(d->cfg, CONFIG_FED_ENABLED) ? "on"
-		                                                       : "off");
-		runtime_describe(d->rt, out);
-		return 0;
+	if (d->rt == NULL) {
+		util_buf_puts(out, "s2sd is stopping\n");
+		return 1;
 	}
-	if (strcmp(argv[0], "streams") == 0) {
-		runtime_describe(d->rt, out);
-		return 0;
-	}
-	if (strcmp(argv[0], "reload") == 0)
-		return s2sd_reload(d, out);
-	if (strcmp(argv[0], "policy") == 0 && argc >= 3 && argc <= 4 &&
-	    strcmp(argv[1], "test") == 0)
-		return runtime_policy_test(d->rt, argv[2],
-		                           argc == 4 ? argv[3] : NULL, out);
-	if (strcmp(argv[0], "route") == 0 && argc == 2) {
-		runtime_route(d->rt, argv[1], out);
-		return 0;
-	}
-	if (strcmp(argv[0], "log") == 0 && argc >= 3 && argc <= 4 &&
-	    strcmp(argv[1], "level") == 0 &&
-	    (lvl = log_level_parse(argv[2])) >= 0) {
-		sub = argc == 4 ? log_sub_parse(argv[3]) : -1;
-		if (argc == 4 && sub < 0) {
-			util_buf_printf(out, "unknown subsystem %s\n", argv[3]);
-			return 2;
-		}
-		log_set_level(sub, (enum log_level)lvl);
-		log_info(LOG_SUB_CM, 0, "log level %s for %s", argv[2],
-		         argc == 4 ? argv[3] : "all subsystems");
-		util_buf_printf(out, "log level %s for %s\n", argv[2],
-		                argc == 4 ? argv[3] : "all subsystems");
-		return 0;
-	}
-	util_buf_printf(out, "unknown or malformed command '%s'\n", argv[0]);
-	return 2;
+	return admin_command(&env, req, argc, argv, out);
 }
 
 static void

@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "cm/config.h"
+#include "cm/control.h"
 #include "cm/err.h"
 #include "cm/listen.h"
 #include "cm/log.h"
+#include "cm/report.h"
 #include "dns/dns.h"
 #include "policy/policy.h"
 #include "router/directory.h"
@@ -644,4 +646,103 @@ void
 runtime_describe(const struct runtime *rt, struct util_buf *out)
 {
 	s2s_describe(rt->s2s, out);
+}
+
+static void
+runtime_listeners(const struct listen_set *ls, const char *kind,
+                  struct util_buf *b)
+{
+	size_t i;
+
+	for (i = 0; ls != NULL && i < listen_count(ls); i++)
+		util_buf_printf(b, "%s%s=%s", b->len > 0 ? " " : "", kind,
+		                listen_addr(ls, i));
+}
+
+void
+runtime_status(const struct runtime *rt, struct report *r)
+{
+	struct util_buf b = {0};
+
+	runtime_listeners(rt->s2s_ls, "s2s", &b);
+	runtime_listeners(rt->tls_ls, "s2s-direct-tls", &b);
+	runtime_listeners(rt->comp_ls, "components", &b);
+	report_str(r, "listeners", b.data != NULL ? b.data : "none");
+	util_buf_free(&b);
+	s2s_status_report(rt->s2s, r);
+}
+
+void
+runtime_streams(const struct runtime *rt, struct report *r)
+{
+	s2s_streams_report(rt->s2s, r);
+}
+
+void
+runtime_routes(const struct runtime *rt, struct report *r)
+{
+	s2s_routes_report(rt->s2s, r);
+}
+
+int
+runtime_close_domain(struct runtime *rt, const char *domain,
+                     struct util_buf *out)
+{
+	char dom[JID_PART_MAX + 1], why[200];
+	size_t n;
+
+	if (jid_domain_prep(domain, dom, sizeof(dom), why, sizeof(why)) < 0) {
+		util_buf_printf(out, "%s: %s\n", domain, why);
+		return 2;
+	}
+	n = s2s_close_domain(rt->s2s, dom);
+	if (n == 0) {
+		util_buf_printf(out, "no stream with %s\n", dom);
+		return 1;
+	}
+	util_buf_printf(out, "closing %zu stream%s with %s\n", n,
+	                n == 1 ? "" : "s", dom);
+	return 0;
+}
+
+int
+runtime_test(struct runtime *rt, const char *domain, const char *from,
+             bool trace, s2s_test_done *done, void *arg,
+             struct util_buf *out)
+{
+	char dom[JID_PART_MAX + 1], local[JID_PART_MAX + 1], why[200];
+	const char *const *ims;
+	size_t nims;
+	int rc;
+
+	ims = config_list(rt->cfg, CONFIG_DOMAINS_IM, &nims);
+	if (from == NULL && nims == 0) {
+		util_buf_printf(out, "no local domain: set domains.im\n");
+		return 2;
+	}
+	if (jid_domain_prep(domain, dom, sizeof(dom), why, sizeof(why)) < 0 ||
+	    jid_domain_prep(from != NULL ? from : ims[0], local, sizeof(local),
+	                    why, sizeof(why)) < 0) {
+		util_buf_printf(out, "%s\n", why);
+		return 2;
+	}
+	if (!runtime_is_local(rt, local)) {
+		util_buf_printf(out, "%s is not a local domain\n", local);
+		return 2;
+	}
+	if (runtime_is_local(rt, dom)) {
+		util_buf_printf(out, "%s is a local domain\n", dom);
+		return 2;
+	}
+	rc = s2s_test(rt->s2s, local, dom, trace, done, arg);
+	if (rc == S2SD_EPOLICY) {
+		util_buf_printf(out, "the policy denies outbound federation "
+		                "with %s (s2sctl policy test %s)\n", dom, dom);
+		return 1;
+	}
+	if (rc < 0) {
+		util_buf_printf(out, "%s\n", err_str(rc));
+		return 1;
+	}
+	return CONTROL_PENDING;
 }

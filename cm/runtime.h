@@ -19,8 +19,10 @@
 #include <uv.h>
 
 #include "cm/util.h"
+#include "s2s/s2s.h"
 
 struct config;
+struct report;
 struct runtime;
 
 /* Returns 0 with *OUT, or a negative code with WHY filled. */
@@ -44,5 +46,21 @@ void runtime_route(const struct runtime *rt, const char *jid,
                    struct util_buf *out);
 /* Streams, one line each (see s2s_describe). */
 void runtime_describe(const struct runtime *rt, struct util_buf *out);
+/* s2sctl status (fields added to R's current record: listeners, counts),
+ * streams and routes (records added; see s2s.h). */
+void runtime_status(const struct runtime *rt, struct report *r);
+void runtime_streams(const struct runtime *rt, struct report *r);
+void runtime_routes(const struct runtime *rt, struct report *r);
+/* Close DOMAIN's streams properly. Returns 0, 1 when there was none, 2 for
+ * a bad domain; OUT says what happened. */
+int runtime_close_domain(struct runtime *rt, const char *domain,
+                         struct util_buf *out);
+/* s2sctl test: a fresh outbound stream to DOMAIN from FROM (NULL: the
+ * first IM domain). Returns CONTROL_PENDING when the test runs (DONE gets
+ * the transcript, see s2s_test; it may run before this returns), or an
+ * exit status with OUT saying why nothing was tried. */
+int runtime_test(struct runtime *rt, const char *domain, const char *from,
+                 bool trace, s2s_test_done *done, void *arg,
+                 struct util_buf *out);
 
 #endif

@@ -9,9 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cm/check.h"
 #include "cm/config.h"
 #include "cm/control.h"
 #include "cm/log.h"
+#include "cm/report.h"
 #include "cm/util.h"
 #include "dns/dns_report.h"
 #include "policy/policy.h"
@@ -27,6 +29,7 @@
 
 struct s2sctl {
 	const char *config_path;
+	bool json;              /* --json: the daemon answers in JSON */
 	const char *socket;     /* -s, else the configuration's */
 	struct config *cfg;     /* loaded on demand */
 };
@@ -58,6 +61,21 @@ s2sctl_config(struct s2sctl *ctl)
 	return ctl->cfg;
 }
 
+static int
+s2sctl_request(const char *path, bool json, int argc, char **argv,
+               struct util_buf *out, char *why, size_t whylen)
+{
+	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
+	int rc;
+
+	args[0] = "--json";
+	memcpy(args + 1, argv, (size_t)argc * sizeof(*args));
+	rc = json ? control_request(path, argc + 1, args, out, why, whylen)
+	          : control_request(path, argc, argv, out, why, whylen);
+	free(args);
+	return rc;
+}
+
 /* Send ARGV to the running daemon, print its answer, return its status. */
 static int
 s2sctl_daemon(struct s2sctl *ctl, int argc, char **argv)
@@ -74,13 +92,18 @@ s2sctl_daemon(struct s2sctl *ctl, int argc, char **argv)
 		            sizeof(sock));
 		path = sock;
 	}
-	rc = control_request(path, argc, argv, &out, why, sizeof(why));
+	rc = s2sctl_request(path, ctl->json, argc, argv, &out, why,
+	                    sizeof(why));
 	if (rc < 0) {
 		fprintf(stderr, "s2sctl: %s\n", why);
 		util_buf_free(&out);
 		return 1;
 	}
-	if (out.data != NULL)
+	/* A failure that is one line is an error message: stderr. */
+	if (out.data != NULL && rc != 0 && !ctl->json &&
+	    strchr(out.data, '\n') == out.data + out.len - 1)
+		fprintf(stderr, "s2sctl: %s", out.data);
+	else if (out.data != NULL)
 		fputs(out.data, stdout);
 	util_buf_free(&out);
 	return rc;
@@ -91,10 +114,13 @@ s2sctl_usage(FILE *out)
 {
 	size_t i;
 
-	fprintf(out, "usage: s2sctl [-c FILE] [-s SOCKET] COMMAND [ARGS]\n"
+	fprintf(out, "usage: s2sctl [-c FILE] [-s SOCKET] [--json] COMMAND "
+	             "[ARGS]\n"
 	             "  -c FILE    configuration file (default %s)\n"
 	             "  -s SOCKET  the daemon's control socket (default: from "
-	             "the configuration)\ncommands:\n", S2SD_CONFIG_DEFAULT);
+	             "the configuration)\n"
+	             "  --json     machine-readable answers from the daemon\n"
+	             "commands:\n", S2SD_CONFIG_DEFAULT);
 	for (i = 0; s2sctl_cmds[i].name != NULL; i++)
 		fprintf(out, "  %-8s %-32s %s\n", s2sctl_cmds[i].name,
 		        s2sctl_cmds[i].args, s2sctl_cmds[i].help);
@@ -389,6 +415,33 @@ s2sctl_cmd_cert(struct s2sctl *ctl, int argc, char **argv)
 	return 2;
 }
 
+/* check [--no-dns]: the troubleshooter (cm/check.h). */
+static int
+s2sctl_cmd_check(struct s2sctl *ctl, int argc, char **argv)
+{
+	struct report *r = report_new();
+	struct util_buf out = {0};
+	bool no_dns = argc == 2 && strcmp(argv[1], "--no-dns") == 0;
+	int failures;
+
+	if (argc > 2 || (argc == 2 && !no_dns)) {
+		fprintf(stderr, "usage: s2sctl check [--no-dns]\n");
+		report_free(r);
+		return 2;
+	}
+	s2sctl_config(ctl);
+	log_set_level(-1, LOG_LEVEL_ERROR);
+	failures = check_run(ctl->cfg, no_dns, r);
+	report_render(r, ctl->json ? REPORT_JSON : REPORT_TABLE, &out);
+	if (!ctl->json)
+		util_buf_printf(&out, "%d check%s failed\n", failures,
+		                failures == 1 ? "" : "s");
+	fputs(out.data, stdout);
+	util_buf_free(&out);
+	report_free(r);
+	return failures > 0 ? 1 : 0;
+}
+
 static int
 s2sctl_cmd_daemon(struct s2sctl *ctl, int argc, char **argv)
 {
@@ -398,8 +451,14 @@ s2sctl_cmd_daemon(struct s2sctl *ctl, int argc, char **argv)
 static const struct s2sctl_cmd s2sctl_cmds[] = {
     {"status", "", "the running daemon: version, uptime, streams",
      s2sctl_cmd_daemon},
-    {"streams", "", "every stream: direction, domains, auth, TLS, state",
+    {"streams", "", "every stream: direction, domains, peer, auth, TLS, "
+     "certificate, age, idle, queues, stanzas", s2sctl_cmd_daemon},
+    {"routes", "", "every outbound route: state, failures, back-off, queue",
      s2sctl_cmd_daemon},
+    {"close", "DOMAIN", "close the streams with DOMAIN properly",
+     s2sctl_cmd_daemon},
+    {"test", "DOMAIN [FROM] [trace]",
+     "connect to DOMAIN now and print the transcript", s2sctl_cmd_daemon},
     {"reload", "", "reload configuration, policy, directory, certificates",
      s2sctl_cmd_daemon},
     {"route", "JID", "where a stanza to JID would go, and why",
@@ -414,6 +473,8 @@ static const struct s2sctl_cmd s2sctl_cmds[] = {
     {"policy", "test DOMAIN [in|out] [-f FILE]",
      "the decision and rule (file:line), running daemon or FILE",
      s2sctl_cmd_policy},
+    {"check", "[--no-dns]", "troubleshoot: settings, certificate, trust, "
+     "SRV records", s2sctl_cmd_check},
     {"config", "[PREFIX...]", "print the effective settings (no secrets)",
      s2sctl_cmd_config},
     {"version", "", "print the version", s2sctl_cmd_version},
@@ -424,14 +485,20 @@ static const struct s2sctl_cmd s2sctl_cmds[] = {
 int
 main(int argc, char **argv)
 {
-	struct s2sctl ctl = {S2SD_CONFIG_DEFAULT, NULL, NULL};
+	struct s2sctl ctl = {S2SD_CONFIG_DEFAULT, false, NULL, NULL};
 	const struct s2sctl_cmd *cmd;
+	static const struct option longopts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
 	int ch, rc;
 
-	while ((ch = getopt(argc, argv, "+c:s:h")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:s:hj", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': ctl.config_path = optarg; break;
 		case 's': ctl.socket = optarg; break;
+		case 'j': ctl.json = true; break;
 		case 'h': return s2sctl_usage(stdout);
 		default: return s2sctl_usage(stderr);
 		}

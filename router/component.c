@@ -368,7 +368,12 @@ component_input(struct component *c, const void *buf, size_t len,
 	c->now = now;
 	if (c->state == COMPONENT_ST_CLOSED)
 		return S2SD_ESTREAM;
-	if (log_wants(LOG_LEVEL_TRACE, LOG_SUB_XML))
+	/* The handshake digest is derived from the secret: never logged. */
+	if (log_wants(LOG_LEVEL_TRACE, LOG_SUB_XML) &&
+	    c->state == COMPONENT_ST_WAIT_HANDSHAKE)
+		log_trace(LOG_SUB_XML, c->opts.connid, "component recv [%zu bytes "
+		          "during the handshake: redacted]", len);
+	else if (log_wants(LOG_LEVEL_TRACE, LOG_SUB_XML))
 		log_trace(LOG_SUB_XML, c->opts.connid, "component recv %.*s",
 		          (int)len, (const char *)buf);
 	/* No callback resets the parser, so it never stops early with bytes

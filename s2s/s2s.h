@@ -36,6 +36,7 @@
 
 struct dns_resolver;
 struct policy;
+struct report;
 struct stanza;
 struct tls_ctx;
 struct s2s;
@@ -92,5 +93,27 @@ void s2s_close(struct s2s *s, void (*cb)(void *arg), void *arg);
  * peer, auth, TLS version, state, stanzas in/out. */
 void s2s_describe(const struct s2s *s, struct util_buf *out);
 size_t s2s_stream_count(const struct s2s *s);
+
+/* For s2sctl (records appended to R, see cm/report.h): every stream (id,
+ * dir, local, remote, peer, auth, tls, cipher, cert verdict, state, age and
+ * idle seconds, queued stanzas/bytes, stanzas in/out); every route (local,
+ * remote, state, failures, back-off seconds left, last error, queued); and
+ * counts for status (fields added to R's current record). */
+void s2s_streams_report(const struct s2s *s, struct report *r);
+void s2s_routes_report(const struct s2s *s, struct report *r);
+void s2s_status_report(const struct s2s *s, struct report *r);
+/* Close every stream whose remote domain is REMOTE with the closing
+ * handshake (queued stanzas stay on their routes). Returns how many. */
+size_t s2s_close_domain(struct s2s *s, const char *remote);
+/* Try a fresh outbound stream from LOCAL to REMOTE now, alone (no route, no
+ * sharing), collecting every log line of the attempt (debug, or trace with
+ * the XML: dialback keys are never logged) as the transcript. DONE runs
+ * once with the report (taken: free it with report_free) and 0 when REMOTE
+ * authenticated us, 1 when not; it may run before s2s_test returns.
+ * Returns 0, S2SD_EPOLICY (the policy denies REMOTE outbound: nothing
+ * tried) or S2SD_ESHUTDOWN. */
+typedef void s2s_test_done(void *arg, struct report *r, int status);
+int s2s_test(struct s2s *s, const char *local, const char *remote, bool trace,
+             s2s_test_done *done, void *arg);
 
 #endif

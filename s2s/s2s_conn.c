@@ -36,8 +36,9 @@ struct s2s_conn {
 	bool transport_closing;
 	bool start_failed;      /* direct TLS could not start: report soon */
 	int open_handles;
-	uint64_t last_in, last_out;
+	uint64_t created, last_in, last_out;
 	uint64_t stanzas_in, stanzas_out;
+	char cert[272];         /* the peer certificate's last verdict */
 	size_t pending;         /* bytes in uv_write not yet completed */
 	uint64_t paused_until;  /* reads stopped until then (0: reading) */
 };
@@ -265,6 +266,10 @@ s2s_conn_st_check_cert(void *arg, const char *domain,
 	snprintf(out->why, sizeof(out->why), "%.120s; %.120s",
 	         out->chain != 0 ? why1 : "chain ok",
 	         out->name != 0 ? why2 : "name ok");
+	if (out->chain == 0 && out->name == 0)
+		snprintf(c->cert, sizeof(c->cert), "valid");
+	else
+		snprintf(c->cert, sizeof(c->cert), "invalid (%s)", out->why);
 }
 
 static void
@@ -531,7 +536,7 @@ s2s_conn_new(uv_loop_t *loop, uv_tcp_t *tcp, const struct s2s_conn_opts *opts,
 	c->opts.peer = c->peer;
 	c->tlsctx = opts->tls != NULL ? tls_ctx_ref(opts->tls) : NULL;
 	c->direct = opts->stream.direct_tls;
-	c->last_in = c->last_out = uv_now(loop);
+	c->created = c->last_in = c->last_out = uv_now(loop);
 	c->st = s2s_stream_new(&c->opts.stream, &s2s_conn_stream_cbs, c,
 	                       uv_now(loop));
 	tcp->data = c;
@@ -665,6 +670,20 @@ size_t
 s2s_conn_pending(const struct s2s_conn *c)
 {
 	return c->pending + (c->tls != NULL ? tls_session_pending(c->tls) : 0);
+}
+
+void
+s2s_conn_info(const struct s2s_conn *c, struct s2s_conn_info *out)
+{
+	uint64_t now = s2s_conn_now(c);
+	uint64_t last = c->last_in > c->last_out ? c->last_in : c->last_out;
+
+	out->age_ms = now - c->created;
+	out->idle_ms = now > last ? now - last : 0;
+	if (c->cert[0] != '\0')
+		out->cert = c->cert;
+	else
+		out->cert = c->tls_up ? "not checked" : "-";
 }
 
 uint64_t

@@ -92,6 +92,13 @@ const char *s2s_conn_tls_version(const struct s2s_conn *c);
 const char *s2s_conn_tls_cipher(const struct s2s_conn *c);
 /* Bytes handed to the socket and not yet written. */
 size_t s2s_conn_pending(const struct s2s_conn *c);
+struct s2s_conn_info {
+	uint64_t age_ms;        /* since the connection was set up */
+	uint64_t idle_ms;       /* since the last byte in either direction */
+	const char *cert;       /* "valid", "invalid (why)", "not checked", "-"
+	                         * (no TLS); borrowed from C */
+};
+void s2s_conn_info(const struct s2s_conn *c, struct s2s_conn_info *out);
 uint64_t s2s_conn_stanzas_in(const struct s2s_conn *c);
 uint64_t s2s_conn_stanzas_out(const struct s2s_conn *c);
 /* An owner pointer (e.g. the route or the attempt); NULL initially. */

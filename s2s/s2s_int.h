@@ -87,6 +87,14 @@ void s2s__out_closed(struct s2s_link *l, int err);
 void s2s__out_pair_refused(struct s2s_link *l, const char *local,
                            const char *remote, int err);
 void s2s__out_cancel_all(struct s2s *s);
+/* A test attempt (s2sctl test) from LOCAL to REMOTE, logged under CONNID:
+ * resolve and try every candidate like a route would, but alone (never
+ * piggybacked on or shared). DONE runs once: ERR 0 with the link when the
+ * pair is authenticated (the stream is closed properly right after), or
+ * the error that ended the last candidate (L NULL), also at shutdown. */
+typedef void s2s_probe_done(void *arg, int err, struct s2s_link *l);
+void s2s__out_probe(struct s2s *s, const char *local, const char *remote,
+                    uint64_t connid, s2s_probe_done *done, void *arg);
 /* Reload: bounce and stop routes whose remote the policy now denies. */
 void s2s__out_policy_changed(struct s2s *s);
 

@@ -36,6 +36,8 @@ struct s2s_attempt {
 	int last_err;
 	int cancel_err;         /* why a lookup or connect was cancelled */
 	bool piggy;             /* riding on another route's stream */
+	s2s_probe_done *probe;  /* a test attempt (route NULL): its result */
+	void *probe_arg;
 	struct s2s_link *link;  /* the connection, once connected */
 	struct s2s_attempt *lnext;      /* next attempt on the same link */
 	struct s2s_attempt *next, **prevp;
@@ -96,6 +98,12 @@ s2s_out_fail(struct s2s_attempt *a, int err)
 	log_info(LOG_SUB_S2S, a->connid, "out route-failed local=%s remote=%s "
 	         "reason=%s opened=%s", a->local, a->remote, err_name(err),
 	         a->opened ? "yes" : "no");
+	if (a->probe != NULL) {
+		a->probe(a->probe_arg, err, NULL);
+		s2s_out_free(a);
+		s2s__maybe_done(s);
+		return;
+	}
 	s2s_route_set_data(a->route, NULL);
 	s2s_route_failed(a->route, err, a->opened, uv_now(s->loop));
 	s2s_out_free(a);
@@ -179,6 +187,32 @@ s2s_out_connect_from(struct s2s_attempt *a, size_t first)
 	dns_cand_free(tail);
 }
 
+/* What DNS said, in the order the candidates will be tried. */
+static void
+s2s_out_log_cands(const struct s2s_attempt *a)
+{
+	const struct dns_cand *c;
+	char addrs[512], one[INET6_ADDRSTRLEN + 8];
+	size_t i, k, n = dns_cand_count(a->cands), len;
+
+	for (i = 0; i < n; i++) {
+		c = dns_cand_get(a->cands, i);
+		addrs[0] = '\0';
+		for (k = 0, len = 0; k < c->naddrs && len < sizeof(addrs); k++) {
+			dns_cand_addr_str(&c->addrs[k], one, sizeof(one));
+			len += (size_t)snprintf(addrs + len, sizeof(addrs) - len,
+			                        "%s%s", k > 0 ? "," : "", one);
+		}
+		log_debug(LOG_SUB_DNS, a->connid, "candidate %zu host=%s port=%u "
+		          "via=%s prio=%u weight=%u tls=%s addrs=%s%s%s", i + 1,
+		          c->host, c->port, c->via_srv ? "srv" : "fallback",
+		          c->prio, c->weight, c->direct_tls ? "direct" : "starttls",
+		          c->naddrs > 0 ? addrs : "none",
+		          c->err != 0 ? " error=" : "",
+		          c->err != 0 ? err_name(c->err) : "");
+	}
+}
+
 static void
 s2s_out_on_resolved(int status, struct dns_cand_list *cands, void *arg)
 {
@@ -194,6 +228,8 @@ s2s_out_on_resolved(int status, struct dns_cand_list *cands, void *arg)
 		return;
 	}
 	a->cands = cands;
+	if (log_wants(LOG_LEVEL_DEBUG, LOG_SUB_DNS))
+		s2s_out_log_cands(a);
 	s2s_out_connect_from(a, 0);
 }
 
@@ -215,7 +251,8 @@ s2s_out_piggy_link(struct s2s *s, const char *remote)
 	const struct s2s_stream *st;
 
 	for (l = s->links; l != NULL; l = l->next) {
-		if (l->role != S2S_ROLE_OUT || l->vchan != NULL)
+		if (l->role != S2S_ROLE_OUT || l->vchan != NULL ||
+		    (l->attempts != NULL && l->attempts->probe != NULL))
 			continue;
 		st = s2s_conn_stream(l->conn);
 		if (s2s_stream_can_add_pair(st) &&
@@ -225,24 +262,48 @@ s2s_out_piggy_link(struct s2s *s, const char *remote)
 	return NULL;
 }
 
-static void
-s2s_out_route_connect(void *arg, struct s2s_route *r)
+static struct s2s_attempt *
+s2s_out_attempt_new(struct s2s *s, const char *local, const char *remote,
+                    uint64_t connid)
 {
-	struct s2s *s = arg;
 	struct s2s_attempt *a = xcalloc(1, sizeof(*a));
-	struct s2s_link *l;
 
 	a->s = s;
-	a->route = r;
-	a->local = xstrdup(s2s_route_local(r));
-	a->remote = xstrdup(s2s_route_remote(r));
-	a->connid = util_connid();
+	a->local = xstrdup(local);
+	a->remote = xstrdup(remote);
+	a->connid = connid;
 	a->cancel_err = S2SD_ESHUTDOWN;
 	a->next = s->attempts;
 	if (a->next != NULL)
 		a->next->prevp = &a->next;
 	a->prevp = &s->attempts;
 	s->attempts = a;
+	return a;
+}
+
+void
+s2s__out_probe(struct s2s *s, const char *local, const char *remote,
+               uint64_t connid, s2s_probe_done *done, void *arg)
+{
+	struct s2s_attempt *a = s2s_out_attempt_new(s, local, remote, connid);
+
+	a->probe = done;
+	a->probe_arg = arg;
+	log_info(LOG_SUB_S2S, a->connid, "out test-start local=%s remote=%s",
+	         a->local, a->remote);
+	s2s_out_resolve(a);
+}
+
+static void
+s2s_out_route_connect(void *arg, struct s2s_route *r)
+{
+	struct s2s *s = arg;
+	struct s2s_attempt *a;
+	struct s2s_link *l;
+
+	a = s2s_out_attempt_new(s, s2s_route_local(r), s2s_route_remote(r),
+	                        util_connid());
+	a->route = r;
 	s2s_route_set_data(r, a);
 	log_debug(LOG_SUB_S2S, a->connid, "out route-start local=%s remote=%s",
 	          a->local, a->remote);
@@ -342,6 +403,13 @@ s2s__out_authenticated(struct s2s_link *l, const char *local,
 	if (a == NULL)
 		return;
 	a->ready = true;
+	if (a->probe != NULL) {
+		/* A test only: report, then close the stream properly. */
+		a->probe(a->probe_arg, 0, l);
+		a->probe = NULL;
+		s2s_conn_close(l->conn, 0, NULL);
+		return;
+	}
 	s2s_route_ready(a->route, uv_now(a->s->loop));
 	s2s__route_timer_arm(a->s);
 }
@@ -387,6 +455,10 @@ s2s_out_one_closed(struct s2s_attempt *a, struct s2s_link *l, int err)
 
 	if (s2s_stream_peer_opened(s2s_conn_stream(l->conn)))
 		a->opened = true;
+	if (a->ready && a->route == NULL) {
+		s2s_out_free(a);                /* a test attempt, reported */
+		return;
+	}
 	if (a->ready) {
 		s2s_route_set_data(a->route, NULL);
 		s2s_route_closed(a->route, uv_now(s->loop));
@@ -439,7 +511,8 @@ s2s__out_policy_changed(struct s2s *s)
 			continue;
 		log_info(LOG_SUB_POLICY, a->connid, "reload stops route "
 		         "local=%s remote=%s", a->local, a->remote);
-		s2s_route_flush_bounce(a->route, S2SD_EPOLICY);
+		if (a->route != NULL)
+			s2s_route_flush_bounce(a->route, S2SD_EPOLICY);
 		a->cancel_err = S2SD_EPOLICY;
 		if (a->link != NULL)
 			s2s_conn_close(a->link->conn, S2SD_EPOLICY,

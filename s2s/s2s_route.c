@@ -792,6 +792,18 @@ s2s_route_failures(const struct s2s_route *r)
 	return r->failures;
 }
 
+int
+s2s_route_last_err(const struct s2s_route *r)
+{
+	return r->last_err;
+}
+
+const struct s2s_route *
+s2s_routes_next(const struct s2s_routes *t, const struct s2s_route *r)
+{
+	return r == NULL ? t->all : r->next;
+}
+
 uint64_t
 s2s_route_backoff_until(const struct s2s_route *r)
 {

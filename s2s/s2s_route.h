@@ -124,6 +124,12 @@ size_t s2s_routes_queued_bytes(const struct s2s_routes *t);
  * not in BACKOFF). */
 unsigned s2s_route_failures(const struct s2s_route *r);
 uint64_t s2s_route_backoff_until(const struct s2s_route *r);
+/* The error of the last failure (0: none yet; kept after a success). */
+int s2s_route_last_err(const struct s2s_route *r);
+/* Walk every route: R NULL gives the first, NULL ends. Nothing may be
+ * submitted or ticked during the walk. */
+const struct s2s_route *s2s_routes_next(const struct s2s_routes *t,
+                                        const struct s2s_route *r);
 /* Owner's per-route pointer (e.g. its connection); NULL initially. */
 void s2s_route_set_data(struct s2s_route *r, void *data);
 void *s2s_route_data(const struct s2s_route *r);

@@ -165,7 +165,14 @@ s2s_stream__send_db(struct s2s_stream *st, const char *name, const char *from,
 		}
 		util_buf_printf(&b, "</db:%s>", name);
 	}
-	s2s_stream__send(st, b.data, b.len);
+	/* The text is a dialback key: the trace shows everything else. */
+	if (log_wants(LOG_LEVEL_TRACE, LOG_SUB_XML))
+		log_trace(LOG_SUB_XML, st->opts.connid, "send <db:%s from='%s' "
+		          "to='%s' id='%s' type='%s'>%s%s</db:%s>", name,
+		          from ? from : "", to ? to : "", id ? id : "",
+		          type ? type : "", text != NULL ? "[key redacted]" : "",
+		          cond != NULL ? cond : "", name);
+	st->cbs.send(st->arg, b.data, b.len);
 	util_buf_free(&b);
 }
 
@@ -329,6 +336,12 @@ s2s_on_open(void *arg, const struct stanza *hdr)
 	struct s2s_stream *st = arg;
 
 	st->peer_opened = true;
+	if (log_wants(LOG_LEVEL_TRACE, LOG_SUB_XML))
+		log_trace(LOG_SUB_XML, st->opts.connid, "recv <stream:stream "
+		          "from='%s' to='%s' id='%s' version='%s'>",
+		          stanza_attr(hdr, "from") ?: "", stanza_attr(hdr, "to") ?: "",
+		          stanza_attr(hdr, "id") ?: "",
+		          stanza_attr(hdr, "version") ?: "");
 	if (strcmp(xmlstream_content_ns(st->xml), S2S_NS_SERVER) != 0) {
 		s2s_stream__fail(st, S2SD_EXML_NAMESPACE, NULL,
 		                 "the content namespace must be jabber:server");
@@ -369,10 +382,33 @@ s2s_on_stream_error(struct s2s_stream *st, const struct stanza *el)
 	s2s_stream__report_closed(st, S2SD_ESTREAM, why);
 }
 
+/* One element as the peer sent it, dialback keys redacted. */
+static void
+s2s_trace_recv(const struct s2s_stream *st, const struct stanza *el)
+{
+	struct util_buf b = {0};
+
+	if (strcmp(stanza_ns(el), S2S_NS_DIALBACK) == 0) {
+		log_trace(LOG_SUB_XML, st->opts.connid, "recv <db:%s from='%s' "
+		          "to='%s' id='%s' type='%s'>[redacted]</db:%s>",
+		          stanza_name(el), stanza_attr(el, "from") ?: "",
+		          stanza_attr(el, "to") ?: "", stanza_attr(el, "id") ?: "",
+		          stanza_attr(el, "type") ?: "", stanza_name(el));
+		return;
+	}
+	stanza_serialize(el, S2S_NS_SERVER, &b);
+	log_trace(LOG_SUB_XML, st->opts.connid, "recv %.*s", (int)b.len,
+	          b.data != NULL ? b.data : "");
+	util_buf_free(&b);
+}
+
 static void
 s2s_on_stanza(void *arg, struct stanza *el)
 {
 	struct s2s_stream *st = arg;
+
+	if (log_wants(LOG_LEVEL_TRACE, LOG_SUB_XML))
+		s2s_trace_recv(st, el);
 
 	if (s2s_stream__is(el, XMLSTREAM_NS_STREAMS, "error")) {
 		s2s_on_stream_error(st, el);
@@ -509,9 +545,6 @@ s2s_stream_input(struct s2s_stream *st, const void *buf, size_t len,
 		return S2SD_ESTREAM;
 	}
 	while (len > 0 && !st->closed_reported) {
-		if (log_wants(LOG_LEVEL_TRACE, LOG_SUB_XML))
-			log_trace(LOG_SUB_XML, st->opts.connid, "recv %.*s",
-			          (int)len, p);
 		rc = xmlstream_feed(st->xml, p, len);
 		if (rc <= 0)
 			break;

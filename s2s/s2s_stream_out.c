@@ -148,12 +148,42 @@ s2s_out_limits(struct s2s_stream *st, const struct stanza *f)
 	free(text);
 }
 
+/* "starttls(required) sasl:EXTERNAL dialback ..." for the log. */
+static void
+s2s_out_log_features(const struct s2s_stream *st, const struct stanza *f)
+{
+	char list[512];
+	const struct stanza *c, *m;
+	size_t len = 0;
+	char *text;
+
+	list[0] = '\0';
+	for (c = stanza_first_child(f); c != NULL && len < sizeof(list);
+	     c = stanza_next(c)) {
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+		                        len > 0 ? " " : "", stanza_name(c));
+		if (strcmp(stanza_name(c), "mechanisms") != 0)
+			continue;
+		for (m = stanza_first_child(c); m != NULL && len < sizeof(list);
+		     m = stanza_next(m)) {
+			text = stanza_text(m);
+			len += (size_t)snprintf(list + len, sizeof(list) - len,
+			                        ":%.40s", text);
+			free(text);
+		}
+	}
+	log_debug(LOG_SUB_S2S, st->opts.connid, "out features remote=%s "
+	          "offered=\"%s\"", st->remote, list);
+}
+
 static void
 s2s_out_features(struct s2s_stream *st, const struct stanza *f)
 {
 	static const char starttls[] = "<starttls xmlns='" S2S_NS_TLS "'/>";
 	const struct stanza *tls = stanza_child(f, S2S_NS_TLS, "starttls");
 
+	if (log_wants(LOG_LEVEL_DEBUG, LOG_SUB_S2S))
+		s2s_out_log_features(st, f);
 	s2s_out_limits(st, f);
 	if (stanza_child(f, S2S_NS_DB_FEATURE, "dialback") != NULL)
 		st->db_offered = true;
