@@ -115,15 +115,38 @@
 	  0, "deepest XML nesting in a stanza")                               \
 	X(LIM_MAX_ATTRS, "limits", "max_attrs", CONFIG_T_COUNT, "64", 4, 1024, \
 	  0, "most attributes on one element")                                \
+	X(LIM_MAX_ATTR_LEN, "limits", "max_attr_len", CONFIG_T_SIZE, "4k",     \
+	  CONFIG_KIB, CONFIG_MIB, 0, "longest attribute value (decoded)")     \
+	X(LIM_MAX_TEXT_LEN, "limits", "max_text_len", CONFIG_T_SIZE, "256k",   \
+	  CONFIG_KIB, 64 * CONFIG_MIB, 0,                                      \
+	  "most text in one element (decoded, all its pieces)")              \
 	X(LIM_MAX_CONNECTIONS, "limits", "max_connections", CONFIG_T_COUNT,    \
 	  "10000", 1, 1000000, 0, "S2S connections in total")                  \
 	X(LIM_MAX_CONN_PER_ADDR, "limits", "max_connections_per_addr",         \
 	  CONFIG_T_COUNT, "64", 1, 100000, 0,                                  \
 	  "inbound S2S connections from one address")                         \
+	X(LIM_MAX_STREAMS_PER_DOMAIN, "limits", "max_streams_per_domain",      \
+	  CONFIG_T_COUNT, "16", 1, 100000, 0,                                  \
+	  "authenticated inbound streams from one remote domain")            \
+	X(LIM_IN_RATE_STANZAS, "limits", "in_rate_stanzas", CONFIG_T_COUNT,    \
+	  "500", 0, 10000000, 0,                                               \
+	  "stanzas per second from one remote domain (0: no limit)")         \
+	X(LIM_IN_RATE_BYTES, "limits", "in_rate_bytes", CONFIG_T_SIZE, "2m",   \
+	  0, 1024 * CONFIG_MIB, 0,                                             \
+	  "stanza bytes per second from one remote domain (0: no limit)")    \
+	X(LIM_IN_RATE_BURST, "limits", "in_rate_burst", CONFIG_T_DURATION,     \
+	  "5s", 1000, 3600000, 0,                                              \
+	  "burst allowed above the rates, in time at the rate")              \
+	X(LIM_IN_RATE_GRACE, "limits", "in_rate_grace", CONFIG_T_DURATION,     \
+	  "30s", 1000, 3600000, 0,                                             \
+	  "reads paused this long, still over: policy-violation")            \
 	X(LIM_QUEUE_STANZAS, "limits", "queue_max_stanzas", CONFIG_T_COUNT,    \
 	  "1000", 1, 10000000, 0, "stanzas waiting for one route")             \
 	X(LIM_QUEUE_BYTES, "limits", "queue_max_bytes", CONFIG_T_SIZE, "4m",   \
 	  CONFIG_KIB, 1024 * CONFIG_MIB, 0, "bytes waiting for one route")     \
+	X(LIM_QUEUE_TOTAL_BYTES, "limits", "queue_total_bytes", CONFIG_T_SIZE, \
+	  "256m", CONFIG_KIB, 64 * 1024 * CONFIG_MIB, 0,                       \
+	  "bytes waiting in all outbound routes together")                   \
 	X(LIM_CONNECT_TIMEOUT, "limits", "connect_timeout", CONFIG_T_DURATION, \
 	  "30s", 1000, 600000, 0, "time to connect to one remote address")     \
 	X(LIM_NEGOTIATION_TIMEOUT, "limits", "negotiation_timeout",            \

@@ -67,6 +67,8 @@ runtime_s2s_settings(const struct config *cfg, struct s2s_settings *set)
 	set->xml.max_stanza = config_num(cfg, CONFIG_LIM_MAX_STANZA_SIZE);
 	set->xml.max_depth = (unsigned)config_num(cfg, CONFIG_LIM_MAX_DEPTH);
 	set->xml.max_attrs = (unsigned)config_num(cfg, CONFIG_LIM_MAX_ATTRS);
+	set->xml.max_attr_len = config_num(cfg, CONFIG_LIM_MAX_ATTR_LEN);
+	set->xml.max_text = config_num(cfg, CONFIG_LIM_MAX_TEXT_LEN);
 	set->connect_timeout_ms = config_num(cfg, CONFIG_LIM_CONNECT_TIMEOUT);
 	set->step_timeout_ms = config_num(cfg, CONFIG_LIM_NEGOTIATION_TIMEOUT);
 	set->dialback_timeout_ms = config_num(cfg, CONFIG_LIM_DIALBACK_TIMEOUT);
@@ -76,6 +78,13 @@ runtime_s2s_settings(const struct config *cfg, struct s2s_settings *set)
 	set->max_conns_per_addr = config_num(cfg, CONFIG_LIM_MAX_CONN_PER_ADDR);
 	set->queue_max_stanzas = config_num(cfg, CONFIG_LIM_QUEUE_STANZAS);
 	set->queue_max_bytes = config_num(cfg, CONFIG_LIM_QUEUE_BYTES);
+	set->queue_total_bytes = config_num(cfg, CONFIG_LIM_QUEUE_TOTAL_BYTES);
+	set->max_streams_per_domain =
+	    config_num(cfg, CONFIG_LIM_MAX_STREAMS_PER_DOMAIN);
+	set->in_rate.stanzas = config_num(cfg, CONFIG_LIM_IN_RATE_STANZAS);
+	set->in_rate.bytes = config_num(cfg, CONFIG_LIM_IN_RATE_BYTES);
+	set->in_rate.burst_ms = config_num(cfg, CONFIG_LIM_IN_RATE_BURST);
+	set->in_rate.grace_ms = config_num(cfg, CONFIG_LIM_IN_RATE_GRACE);
 	set->backoff_min_ms = config_num(cfg, CONFIG_LIM_BACKOFF_MIN);
 	set->backoff_max_ms = config_num(cfg, CONFIG_LIM_BACKOFF_MAX);
 }
@@ -129,6 +138,8 @@ runtime_router_opts(struct runtime *rt, const struct config *cfg,
 	o->xml.max_stanza = config_num(cfg, CONFIG_LIM_MAX_STANZA_SIZE);
 	o->xml.max_depth = (unsigned)config_num(cfg, CONFIG_LIM_MAX_DEPTH);
 	o->xml.max_attrs = (unsigned)config_num(cfg, CONFIG_LIM_MAX_ATTRS);
+	o->xml.max_attr_len = config_num(cfg, CONFIG_LIM_MAX_ATTR_LEN);
+	o->xml.max_text = config_num(cfg, CONFIG_LIM_MAX_TEXT_LEN);
 }
 
 static bool

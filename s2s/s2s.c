@@ -19,6 +19,9 @@
 #include "xmpp/jid.h"
 #include "xmpp/stanza.h"
 
+static bool s2s_attr_domain(const struct stanza *st, const char *name,
+                            char *out, size_t outlen);
+
 struct s2s_link *
 s2s__link_new(struct s2s *s, enum s2s_role role, const char *addr)
 {
@@ -77,6 +80,7 @@ s2s__conn_opts(const struct s2s *s, enum s2s_role role, const char *local,
 	o->stream.remote = remote;
 	o->stream.xml = s->set.xml;
 	o->stream.step_timeout_ms = s->set.step_timeout_ms;
+	o->stream.idle_ms = s->set.idle_ms;
 	o->tls = s->tls;
 	o->idle_ms = s->set.idle_ms;
 	o->keepalive_ms = s->set.keepalive_ms;
@@ -135,6 +139,36 @@ s2s_cb_allowed_in(void *arg, const char *remote, char *why, size_t whylen)
 	return d.allow;
 }
 
+/* max_streams_per_domain: authenticated inbound streams from REMOTE, this
+ * one included. Counted only once authenticated: a header's 'from' proves
+ * nothing, and counting it would let anyone lock a domain out. */
+static void
+s2s_in_streams_limit(struct s2s_link *l, struct s2s_conn *c,
+                     const char *remote)
+{
+	const struct s2s_link *o;
+	const struct s2s_stream *st;
+	size_t n = 0, max = l->s->set.max_streams_per_domain;
+
+	if (max == 0)
+		return;
+	for (o = l->s->links; o != NULL; o = o->next) {
+		if (o->role != S2S_ROLE_IN || o->conn == NULL)
+			continue;
+		st = s2s_conn_stream(o->conn);
+		if (s2s_stream_is_ready(st) && s2s_stream_remote(st) != NULL &&
+		    strcmp(s2s_stream_remote(st), remote) == 0)
+			n++;
+	}
+	if (n <= max)
+		return;
+	metrics_inc(METRICS_LIMIT_HITS, "max_streams_per_domain");
+	log_warnx(LOG_SUB_S2S, s2s_conn_id(c), "limit hit "
+	          "limit=max_streams_per_domain remote=%s streams=%zu max=%zu: "
+	          "close", remote, n, max);
+	s2s_conn_close(c, S2SD_ELIMIT, "too many streams from this domain");
+}
+
 static void
 s2s_cb_authenticated(void *arg, struct s2s_conn *c, const char *local,
                      const char *remote, enum s2s_auth how)
@@ -154,15 +188,54 @@ s2s_cb_authenticated(void *arg, struct s2s_conn *c, const char *local,
 	                                  s2s_auth_name(how), NULL), 1);
 	if (l->role == S2S_ROLE_OUT)
 		s2s__out_authenticated(l, local, remote);
+	else
+		s2s_in_streams_limit(l, c, remote);
+}
+
+/* Inbound rate of the sending domain (s2s_rate.h): pause this stream's
+ * reads while the domain is in debt; close it once it has been over for
+ * the grace period. Returns false when the stream was closed. */
+static bool
+s2s_in_rate(struct s2s_link *l, struct s2s_conn *c, const struct stanza *st)
+{
+	char domain[JID_PART_MAX + 1];
+	enum s2s_rate_verdict v;
+	uint64_t wait;
+	size_t len = 0;
+
+	if (!s2s_attr_domain(st, "from", domain, sizeof(domain)))
+		return true;
+	stanza_raw(st, &len);
+	v = s2s_rate_charge(l->s->rate, domain, len, uv_now(l->s->loop), &wait);
+	if (v == S2S_RATE_PAUSE) {
+		if (s2s_conn_pause_reading(c, wait)) {
+			metrics_inc(METRICS_LIMIT_HITS, "in_rate");
+			log_info(LOG_SUB_S2S, s2s_conn_id(c), "limit hit "
+			         "limit=in_rate remote=%s pause_ms=%llu", domain,
+			         (unsigned long long)wait);
+		}
+	} else if (v == S2S_RATE_CLOSE) {
+		metrics_inc(METRICS_LIMIT_HITS, "in_rate_grace");
+		log_warnx(LOG_SUB_S2S, s2s_conn_id(c), "limit hit "
+		          "limit=in_rate_grace remote=%s grace_ms=%llu: close",
+		          domain, (unsigned long long)l->s->set.in_rate.grace_ms);
+		return false;
+	}
+	return true;
 }
 
 static void
 s2s_cb_stanza(void *arg, struct s2s_conn *c, struct stanza *st)
 {
 	struct s2s_link *l = arg;
+	bool keep = l->role != S2S_ROLE_IN || s2s_in_rate(l, c, st);
 
-	(void)c;
+	/* The stanza arrived authenticated: delivered even when it is the
+	 * one that closes the stream. */
 	l->s->cbs.deliver(l->s->arg, st);
+	if (!keep)
+		s2s_conn_close(c, S2SD_EPOLICY, "inbound rate limit exceeded "
+		               "for longer than the grace period");
 }
 
 static void
@@ -295,6 +368,7 @@ s2s_new(uv_loop_t *loop, const struct s2s_settings *set, struct tls_ctx *tls,
 
 	s->loop = loop;
 	s2s_apply_settings(s, set);
+	s->rate = s2s_rate_new(&set->in_rate);
 	s->tls = tls != NULL ? tls_ctx_ref(tls) : NULL;
 	s->pol = policy_ref(pol);
 	s->dns = dns;
@@ -305,6 +379,7 @@ s2s_new(uv_loop_t *loop, const struct s2s_settings *set, struct tls_ctx *tls,
 	ro.max_bytes = set->queue_max_bytes;
 	ro.backoff_min_ms = set->backoff_min_ms;
 	ro.backoff_max_ms = set->backoff_max_ms;
+	ro.total_max_bytes = set->queue_total_bytes;
 	s->routes = s2s_routes_new(&ro, &s2s__route_cbs, s);
 	uv_timer_init(loop, &s->route_timer);
 	s->route_timer.data = s;
@@ -413,6 +488,7 @@ s2s_reconfigure(struct s2s *s, const struct s2s_settings *set,
 	const char *remote;
 
 	s2s_apply_settings(s, set);
+	s2s_rate_set_opts(s->rate, &set->in_rate);
 	if (tls != s->tls) {
 		tls_ctx_unref(s->tls);
 		s->tls = tls != NULL ? tls_ctx_ref(tls) : NULL;
@@ -445,6 +521,7 @@ s2s_on_timer_closed(uv_handle_t *h)
 
 	metrics_off_scrape(s2s_metrics_collect, s);
 	htab_free(s->per_addr, NULL);
+	s2s_rate_free(s->rate);
 	dialback_secret_free(s->db);
 	tls_ctx_unref(s->tls);
 	policy_unref(s->pol);

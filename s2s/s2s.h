@@ -12,7 +12,10 @@
  *
  * Inbound: streams are refused for domains the policy denies for "in";
  * accepted stanzas go to the deliver callback. Limits: connections in total
- * and per remote address.
+ * and per remote address, authenticated streams per remote domain, and the
+ * inbound rate per remote domain (s2s_rate.h: reads pause, then the stream
+ * closes with policy-violation). Each limit hit counts in
+ * s2sd_limit_hits_total{limit=<setting>} and logs one line.
  *
  * Ownership: s2s_send and the deliver callback take the stanza; s2s_accept
  * takes CLIENT. The service references the TLS context and the policy, and
@@ -28,6 +31,7 @@
 #include <uv.h>
 
 #include "cm/util.h"
+#include "s2s/s2s_rate.h"
 #include "s2s/s2s_stream.h"
 
 struct dns_resolver;
@@ -54,6 +58,9 @@ struct s2s_settings {
 	size_t max_conns_per_addr;
 	size_t queue_max_stanzas;
 	size_t queue_max_bytes;
+	size_t queue_total_bytes;       /* all routes together */
+	size_t max_streams_per_domain;  /* authenticated inbound streams */
+	struct s2s_rate_opts in_rate;   /* per remote domain */
 	uint64_t backoff_min_ms;
 	uint64_t backoff_max_ms;
 };

@@ -44,6 +44,7 @@ struct s2s_conn {
 	size_t pending;         /* bytes in uv_write not yet completed */
 	/* Looked up once: [0] in, [1] out. */
 	struct metrics_series *m_stanzas[2], *m_bytes[2];
+	uint64_t paused_until;  /* reads stopped until then (0: reading) */
 };
 
 struct s2s_conn_write {
@@ -486,6 +487,9 @@ s2s_conn_next(const struct s2s_conn *c)
 {
 	uint64_t next = s2s_stream_deadline(c->st), t;
 
+	if (c->paused_until != 0 && c->paused_until < next)
+		next = c->paused_until;
+
 	if (!s2s_stream_is_ready(c->st))
 		return next;
 	if (c->opts.idle_ms > 0) {
@@ -510,6 +514,14 @@ s2s_conn_on_timer(uv_timer_t *t)
 	if (c->start_failed) {
 		s2s_conn_abort(c, S2SD_ETLS, "cannot start TLS");
 		return;
+	}
+	if (c->paused_until != 0 && now >= c->paused_until) {
+		c->paused_until = 0;
+		if (!c->transport_closing) {
+			log_debug(LOG_SUB_S2S, c->id, "reading resumed");
+			uv_read_start((uv_stream_t *)c->tcp, s2s_conn_alloc,
+			              s2s_conn_on_read);
+		}
 	}
 	s2s_stream_tick(c->st, now);
 	if (!c->closed_reported && s2s_stream_is_ready(c->st)) {
@@ -645,6 +657,28 @@ s2s_conn_dialback_verified(struct s2s_conn *c, const char *local,
 {
 	s2s_stream_dialback_verified(c->st, local, remote, valid, err,
 	                             s2s_conn_now(c));
+}
+
+bool
+s2s_conn_pause_reading(struct s2s_conn *c, uint64_t ms)
+{
+	uint64_t until = s2s_conn_now(c) + (ms > 0 ? ms : 1);
+	bool was_reading = c->paused_until == 0;
+
+	if (c->transport_closing)
+		return false;
+	if (until > c->paused_until)
+		c->paused_until = until;
+	if (was_reading)
+		uv_read_stop((uv_stream_t *)c->tcp);
+	s2s_conn_arm(c);
+	return was_reading;
+}
+
+bool
+s2s_conn_is_paused(const struct s2s_conn *c)
+{
+	return c->paused_until != 0;
 }
 
 const struct s2s_stream *

@@ -78,6 +78,11 @@ int s2s_conn_send_verify(struct s2s_conn *c, const char *local,
 int s2s_conn_add_pair(struct s2s_conn *c, const char *local);
 void s2s_conn_dialback_verified(struct s2s_conn *c, const char *local,
                                 const char *remote, bool valid, int err);
+/* Stop reading for MS milliseconds (rate limits): what was already read is
+ * still processed; reading resumes by itself. A pause under way is only
+ * ever extended. Returns true when reading was running until now. */
+bool s2s_conn_pause_reading(struct s2s_conn *c, uint64_t ms);
+bool s2s_conn_is_paused(const struct s2s_conn *c);
 
 const struct s2s_stream *s2s_conn_stream(const struct s2s_conn *c);
 uint64_t s2s_conn_id(const struct s2s_conn *c);

@@ -40,6 +40,7 @@ struct s2s {
 	size_t nlinks;
 	struct s2s_attempt *attempts;   /* outbound attempts under way */
 	struct htab *per_addr;          /* IN peer address -> count */
+	struct s2s_rate *rate;          /* IN rate per remote domain */
 	struct s2s_vchan *vchans;       /* verification streams being set up */
 	struct s2s_vreq *vreqs;         /* dialback verifications under way */
 	uv_timer_t verify_timer;

@@ -5,12 +5,14 @@
  * attempt move to the next one; in security "optional" a TLS handshake
  * failure is first retried on the same candidate without TLS. Only when
  * every candidate failed does the route fail. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cm/err.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "dns/dns.h"
 #include "dns/dns_connect.h"
@@ -318,14 +320,39 @@ s2s_out_route_connect(void *arg, struct s2s_route *r)
 	s2s_out_resolve(a);
 }
 
+/* XEP-0478: ST is larger than the peer said it accepts. Bounced with
+ * policy-violation and no 'by' (the policy is the peer's), not sent into a
+ * stream error that would cut the whole stream. */
+static void
+s2s_out_too_big(struct s2s *s, struct s2s_attempt *a, struct stanza *st)
+{
+	size_t max = s2s_stream_peer_max_bytes(s2s_conn_stream(a->link->conn));
+	char text[320];
+
+	metrics_inc(METRICS_LIMIT_HITS, "peer_max_bytes");
+	log_info(LOG_SUB_S2S, s2s_conn_id(a->link->conn), "limit hit "
+	         "limit=peer_max_bytes local=%s remote=%s max_bytes=%zu: "
+	         "bounced policy-violation", a->local, a->remote, max);
+	snprintf(text, sizeof(text), "%.200s accepts stanzas of at most %zu "
+	         "bytes (XEP-0478 max-bytes)", a->remote, max);
+	s2s__bounce(s, st, "modify", "policy-violation", text);
+}
+
 static void
 s2s_out_route_send(void *arg, struct s2s_route *r, struct stanza *st)
 {
 	struct s2s *s = arg;
 	struct s2s_attempt *a = s2s_route_data(r);
+	int rc = -ENOTCONN;
 
-	if (a != NULL && a->link != NULL && s2s_conn_send(a->link->conn, st) == 0) {
+	if (a != NULL && a->link != NULL)
+		rc = s2s_conn_send(a->link->conn, st);
+	if (rc == 0) {
 		stanza_free(st);
+		return;
+	}
+	if (rc == -EMSGSIZE) {
+		s2s_out_too_big(s, a, st);
 		return;
 	}
 	s2s__bounce(s, st, "wait", "remote-server-timeout",

@@ -70,6 +70,7 @@ struct s2s_routes {
 	struct s2s_route **heap;
 	size_t nheap, capheap;
 	struct util_buf sizebuf;        /* reused to measure stanzas */
+	size_t total_bytes;             /* queued on all routes */
 	int closing_err;                /* s2s_routes_free() under way */
 };
 
@@ -277,8 +278,20 @@ route_detach(struct s2s_route *r)
 {
 	struct route_list l = r->q;
 
+	r->t->total_bytes -= l.bytes;
 	memset(&r->q, 0, sizeof(r->q));
 	return l;
+}
+
+/* The first stanza queued on R (NULL when none). */
+static struct stanza *
+route_take(struct s2s_route *r)
+{
+	size_t before = r->q.bytes;
+	struct stanza *st = route_list_pop(&r->q);
+
+	r->t->total_bytes -= before - r->q.bytes;
+	return st;
 }
 
 /* Serialised size: what the stanza costs on the wire, from its raw bytes
@@ -334,27 +347,42 @@ route_reject_list(struct s2s_route *r, struct route_list *l,
 
 /* Queue ST (taken) on R, or bounce it when the queue is full: the newest
  * stanza is the one refused, so what waits keeps its order. */
+/* The limit queuing SIZE more bytes on R would pass, or NULL. */
+static const char *
+route_full(const struct s2s_route *r, size_t size)
+{
+	const struct s2s_route_opts *o = &r->t->opts;
+	size_t total = r->t->total_bytes;
+
+	if (r->q.count >= o->max_stanzas)
+		return "queue_max_stanzas";
+	if (size > o->max_bytes || r->q.bytes > o->max_bytes - size)
+		return "queue_max_bytes";
+	if (o->total_max_bytes != 0 &&
+	    (size > o->total_max_bytes || total > o->total_max_bytes - size))
+		return "queue_total_bytes";
+	return NULL;
+}
+
 static bool
 route_enqueue(struct s2s_route *r, struct stanza *st)
 {
-	const struct s2s_route_opts *o = &r->t->opts;
 	size_t size = route_stanza_size(r->t, st);
+	const char *limit = route_full(r, size);
 
-	if (r->q.count >= o->max_stanzas || size > o->max_bytes ||
-	    r->q.bytes > o->max_bytes - size) {
-		const char *limit = r->q.count >= o->max_stanzas
-		                        ? "queue_max_stanzas" : "queue_max_bytes";
-
-		log_info(LOG_SUB_S2S, r->id,
-		         "route queue full local=%s remote=%s limit=%s "
-		         "stanzas=%zu bytes=%zu size=%zu", r->local, r->remote,
-		         limit, r->q.count, r->q.bytes, size);
+	if (limit != NULL) {
 		metrics_inc(METRICS_LIMIT_HITS, limit);
+		log_warnx(LOG_SUB_S2S, r->id,
+		          "limit hit limit=%s local=%s remote=%s stanzas=%zu "
+		          "bytes=%zu total_bytes=%zu size=%zu: bounced "
+		          "resource-constraint", limit, r->local, r->remote,
+		          r->q.count, r->q.bytes, r->t->total_bytes, size);
 		route_reject(r, st, route_err_cond(S2SD_EQUEUE_FULL),
 		             S2SD_EQUEUE_FULL);
 		return false;
 	}
 	route_list_push(&r->q, st, size);
+	r->t->total_bytes += size;
 	return true;
 }
 
@@ -595,9 +623,12 @@ s2s_routes_submit(struct s2s_routes *t, const char *local,
 		             r->last_err);
 		break;
 	case S2S_ROUTE_IDLE:
+		/* A refusal runs the bounce callback, which may have
+		 * submitted again and started an attempt meanwhile. */
 		if (route_enqueue(r, st))
 			route_connect(r);
-		else if (r->timer_at == ROUTE_NO_TIMER)
+		else if (r->state == S2S_ROUTE_IDLE &&
+		         r->timer_at == ROUTE_NO_TIMER)
 			route_set_timer(r, now);        /* new, never used */
 		break;
 	}
@@ -618,8 +649,7 @@ s2s_route_ready(struct s2s_route *r, uint64_t now)
 	r->failures = 0;
 	/* Pop before each send: a send callback may close or fail the route,
 	 * which then owns what is left. */
-	while (r->state == S2S_ROUTE_READY &&
-	       (st = route_list_pop(&r->q)) != NULL)
+	while (r->state == S2S_ROUTE_READY && (st = route_take(r)) != NULL)
 		r->t->cbs.send(r->t->arg, r, st);
 }
 
@@ -756,6 +786,12 @@ s2s_routes_queued(const struct s2s_routes *t, size_t *bytes)
 	if (bytes != NULL)
 		*bytes = b;
 	return n;
+}
+
+size_t
+s2s_routes_queued_bytes(const struct s2s_routes *t)
+{
+	return t->total_bytes;
 }
 
 size_t

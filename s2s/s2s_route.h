@@ -54,6 +54,7 @@ struct s2s_route_opts {
 	uint64_t backoff_max_ms;  /* >= backoff_min_ms; jitter may exceed it */
 	s2s_route_rand_fn *rnd;   /* jitter; NULL: the CSPRNG */
 	void *rnd_arg;
+	size_t total_max_bytes;   /* all routes' queues together (0: none) */
 };
 
 struct s2s_route_cbs {
@@ -77,8 +78,9 @@ void s2s_routes_free(struct s2s_routes *t, int err);      /* NULL ok */
 
 /* Route ST (taken) from LOCAL to REMOTE (prepared domains). Creates the
  * route on first use and asks to connect when it is idle. A full queue
- * bounces ST with resource-constraint; back-off bounces it with the
- * condition of the last failure. */
+ * (the route's own bounds, or total_max_bytes over all routes) bounces ST
+ * with resource-constraint, counts a limit hit and logs it; back-off
+ * bounces it with the condition of the last failure. */
 void s2s_routes_submit(struct s2s_routes *t, const char *local,
                        const char *remote, struct stanza *st, uint64_t now);
 struct s2s_route *s2s_routes_find(const struct s2s_routes *t,
@@ -118,6 +120,8 @@ const char *s2s_route_remote(const struct s2s_route *r);
 size_t s2s_route_queued(const struct s2s_route *r, size_t *bytes);
 /* The same summed over every route of T (metrics). */
 size_t s2s_routes_queued(const struct s2s_routes *t, size_t *bytes);
+/* Bytes queued on all routes of the table together. */
+size_t s2s_routes_queued_bytes(const struct s2s_routes *t);
 /* Consecutive failures and the end of the current back-off window (0 when
  * not in BACKOFF). */
 unsigned s2s_route_failures(const struct s2s_route *r);

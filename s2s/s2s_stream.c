@@ -446,7 +446,27 @@ s2s_on_close(void *arg)
 static void
 s2s_on_xml_error(void *arg, int err, const char *detail)
 {
-	s2s_stream__fail(arg, err, NULL, detail);
+	struct s2s_stream *st = arg;
+	const char *limit = xmlstream_limit(st->xml);
+	char text[256];
+
+	if (err != S2SD_EXML_LIMIT || limit == NULL) {
+		s2s_stream__fail(st, err, NULL, detail);
+		return;
+	}
+	metrics_inc(METRICS_LIMIT_HITS, limit);
+	log_warnx(LOG_SUB_XML, st->opts.connid, "limit hit limit=%s dir=%s "
+	          "remote=%s state=%s detail=\"%s\"", limit,
+	          st->opts.role == S2S_ROLE_IN ? "in" : "out",
+	          st->remote != NULL ? st->remote : "-",
+	          s2s_state_names[st->state], detail);
+	/* Name the advertised limit: a peer that reads XEP-0478 features
+	 * learns why, and what to bounce next time. */
+	snprintf(text, sizeof(text), "%s (%s; max-bytes %zu advertised per "
+	         "XEP-0478)", detail, limit, st->opts.xml.max_stanza != 0
+	                                        ? st->opts.xml.max_stanza
+	                                        : S2S_DEFAULT_MAX_STANZA);
+	s2s_stream__fail(st, err, NULL, text);
 }
 
 struct s2s_stream *
@@ -594,9 +614,19 @@ s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s)
 	if (p == NULL || p->state != S2S_PAIR_VALID)
 		return -ENOTCONN;
 	stanza_write(s, S2S_NS_SERVER, &b);
+	if (st->peer_max_bytes != 0 && b.len > st->peer_max_bytes) {
+		util_buf_free(&b);
+		return -EMSGSIZE;
+	}
 	s2s_stream__send(st, b.data, b.len);
 	util_buf_free(&b);
 	return 0;
+}
+
+size_t
+s2s_stream_peer_max_bytes(const struct s2s_stream *st)
+{
+	return st->peer_max_bytes;
 }
 
 void
@@ -636,13 +666,18 @@ s2s_stream_tick(struct s2s_stream *st, uint64_t now)
 	st->now = now;
 	if (st->closed_reported || now < st->deadline)
 		return;
-	if (st->state == S2S_ST_CLOSING)
+	if (st->state == S2S_ST_CLOSING) {
 		s2s_stream__report_closed(st, 0, "peer did not close in time");
-	else {
-		metrics_inc(METRICS_LIMIT_HITS, "negotiation_timeout");
-		s2s_stream__fail(st, S2SD_ETIMEOUT, NULL,
-		                 "negotiation timed out");
+		return;
 	}
+	metrics_inc(METRICS_LIMIT_HITS, "negotiation_timeout");
+	log_warnx(LOG_SUB_S2S, st->opts.connid, "limit hit "
+	          "limit=negotiation_timeout dir=%s remote=%s state=%s "
+	          "step_ms=%llu", st->opts.role == S2S_ROLE_IN ? "in" : "out",
+	          st->remote != NULL ? st->remote : "-",
+	          s2s_state_names[st->state],
+	          (unsigned long long)st->opts.step_timeout_ms);
+	s2s_stream__fail(st, S2SD_ETIMEOUT, NULL, "negotiation timed out");
 }
 
 bool

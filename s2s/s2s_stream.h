@@ -9,6 +9,12 @@
  * stream answers through the callbacks in struct s2s_stream_cbs, each fired
  * from inside the call that caused it (never later, never from _new).
  *
+ * XEP-0478: IN advertises max-bytes (xml.max_stanza) and idle-seconds in
+ * its features; OUT remembers the peer's max-bytes and refuses to send a
+ * larger stanza (the owner bounces it with policy-violation). A limit
+ * passed by the peer's input (xmlstream_limit) and a negotiation step that
+ * times out each count in s2sd_limit_hits_total and log one line.
+ *
  * Roles: S2S_ROLE_OUT (we initiate: we know LOCAL and REMOTE from the
  * start) and S2S_ROLE_IN (we receive: LOCAL comes from the peer's 'to',
  * REMOTE from its 'from' and its authentication).
@@ -49,6 +55,7 @@ struct s2s_stream_opts {
 	struct xmlstream_opts xml;
 	uint64_t step_timeout_ms;       /* each negotiation step; 0: 30 s */
 	uint64_t connid;        /* for log lines */
+	uint64_t idle_ms;       /* IN: advertised as XEP-0478 idle-seconds */
 };
 
 /* The peer certificate checked against one domain (0 = fine). */
@@ -125,7 +132,9 @@ void s2s_stream_dialback_verified(struct s2s_stream *st, const char *local,
                                   const char *remote, bool valid, int err,
                                   uint64_t now);
 /* OUT: send ST (borrowed) from LOCAL; verbatim when namespace-safe. 0, or
- * -ENOTCONN when the pair is not authenticated or the stream not ready. */
+ * -ENOTCONN when the pair is not authenticated or the stream not ready, or
+ * -EMSGSIZE when it is larger than the peer's XEP-0478 max-bytes (nothing
+ * is sent). */
 int s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s);
 /* OUT: ask the peer, as the authoritative server of REMOTE, whether KEY is
  * the key for (LOCAL receiving, REMOTE originating, ID). Sent once the
@@ -142,6 +151,8 @@ int s2s_stream_send_verify(struct s2s_stream *st, const char *local,
 int s2s_stream_add_pair(struct s2s_stream *st, const char *local);
 /* Can s2s_stream_add_pair() be used on this stream? */
 bool s2s_stream_can_add_pair(const struct s2s_stream *st);
+/* The peer's XEP-0478 max-bytes (0: it advertised none). */
+size_t s2s_stream_peer_max_bytes(const struct s2s_stream *st);
 /* Whitespace keepalive (only when ready). */
 void s2s_stream_keepalive(struct s2s_stream *st);
 /* Close: ERR 0 sends </stream:stream>; otherwise a stream error with the

@@ -32,9 +32,9 @@ s2s_in_cert_ok(struct s2s_stream *st, const char *domain, char *why,
 static void
 s2s_in_features(struct s2s_stream *st)
 {
-	struct stanza *tls = NULL, *mechs = NULL, *db = NULL;
+	struct stanza *tls = NULL, *mechs = NULL, *db = NULL, *lim;
 	struct util_buf b = {0};
-	char why[256];
+	char why[256], num[32];
 
 	if (!st->tls_on && st->opts.security != S2S_SEC_NONE &&
 	    st->opts.tls_available) {
@@ -56,6 +56,19 @@ s2s_in_features(struct s2s_stream *st)
 		db = stanza_new(S2S_NS_DB_FEATURE, "dialback");
 		stanza_add_child(db, NULL, "errors");
 	}
+	/* XEP-0478: what we accept, so that the peer can bounce instead of
+	 * sending what we would refuse with a stream error. */
+	lim = stanza_new(S2S_NS_LIMITS, "limits");
+	snprintf(num, sizeof(num), "%zu", st->opts.xml.max_stanza != 0
+	                                      ? st->opts.xml.max_stanza
+	                                      : S2S_DEFAULT_MAX_STANZA);
+	stanza_add_text(stanza_add_child(lim, NULL, "max-bytes"), num);
+	if (st->opts.idle_ms >= 1000) {
+		snprintf(num, sizeof(num), "%llu",
+		         (unsigned long long)(st->opts.idle_ms / 1000));
+		stanza_add_text(stanza_add_child(lim, NULL, "idle-seconds"),
+		                num);
+	}
 	util_buf_puts(&b, "<stream:features>");
 	if (tls != NULL)
 		stanza_serialize(tls, S2S_NS_SERVER, &b);
@@ -63,12 +76,14 @@ s2s_in_features(struct s2s_stream *st)
 		stanza_serialize(mechs, S2S_NS_SERVER, &b);
 	if (db != NULL)
 		stanza_serialize(db, S2S_NS_SERVER, &b);
+	stanza_serialize(lim, S2S_NS_SERVER, &b);
 	util_buf_puts(&b, "</stream:features>");
 	s2s_stream__send(st, b.data, b.len);
 	util_buf_free(&b);
 	stanza_free(tls);
 	stanza_free(mechs);
 	stanza_free(db);
+	stanza_free(lim);
 }
 
 /* 'to' must be ours; 'from', when given, a valid domain the policy admits. */

@@ -12,10 +12,12 @@
 #define S2S_NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define S2S_NS_STREAM_ERR "urn:ietf:params:xml:ns:xmpp-streams"
 #define S2S_NS_DB_FEATURE "urn:xmpp:features:dialback"
+#define S2S_NS_LIMITS "urn:xmpp:stream-limits:0"
 
 #define S2S_DOMAIN_MAX 1024     /* prepared domain plus NUL */
 #define S2S_MAX_PAIRS 64        /* authenticated pairs on one stream */
 #define S2S_MAX_AUTH_TRIES 3    /* SASL or dialback attempts per stream */
+#define S2S_DEFAULT_MAX_STANZA (512 * 1024)     /* xmlstream's default */
 
 enum s2s_state {
 	S2S_ST_INIT,
@@ -71,6 +73,7 @@ struct s2s_stream {
 	bool close_sent;
 	bool closed_reported;
 	unsigned auth_tries;
+	size_t peer_max_bytes;  /* OUT: XEP-0478 max-bytes, 0: none */
 	enum s2s_auth auth;     /* how the first pair was authenticated */
 	struct s2s_pair pairs[S2S_MAX_PAIRS];
 	size_t npairs;

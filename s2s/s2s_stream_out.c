@@ -124,6 +124,30 @@ s2s_out_send_auth(struct s2s_stream *st)
 	s2s_stream__enter(st, S2S_ST_WAIT_SASL);
 }
 
+/* XEP-0478: the peer's max-bytes, from the latest features (each restart
+ * sends new ones); absent or unreadable means no advertised limit. */
+static void
+s2s_out_limits(struct s2s_stream *st, const struct stanza *f)
+{
+	const struct stanza *lim = stanza_child(f, S2S_NS_LIMITS, "limits");
+	const struct stanza *mb;
+	unsigned long long v;
+	char *text, *end;
+
+	st->peer_max_bytes = 0;
+	mb = lim != NULL ? stanza_child(lim, S2S_NS_LIMITS, "max-bytes") : NULL;
+	if (mb == NULL)
+		return;
+	text = stanza_text(mb);
+	v = strtoull(text, &end, 10);
+	if (end != text && *end == '\0' && text[0] != '-' && v > 0 &&
+	    v <= SIZE_MAX)
+		st->peer_max_bytes = (size_t)v;
+	log_debug(LOG_SUB_S2S, st->opts.connid, "out peer-limits max_bytes=%s",
+	          text);
+	free(text);
+}
+
 /* "starttls(required) sasl:EXTERNAL dialback ..." for the log. */
 static void
 s2s_out_log_features(const struct s2s_stream *st, const struct stanza *f)
@@ -160,6 +184,7 @@ s2s_out_features(struct s2s_stream *st, const struct stanza *f)
 
 	if (log_wants(LOG_LEVEL_DEBUG, LOG_SUB_S2S))
 		s2s_out_log_features(st, f);
+	s2s_out_limits(st, f);
 	if (stanza_child(f, S2S_NS_DB_FEATURE, "dialback") != NULL)
 		st->db_offered = true;
 	if (!st->tls_on && tls != NULL && st->opts.security != S2S_SEC_NONE) {

@@ -147,7 +147,7 @@ static struct s2s_route_opts
 test_opts(size_t max_stanzas, size_t max_bytes)
 {
 	struct s2s_route_opts o = {max_stanzas, max_bytes, 2000, 300000,
-	                           mid_rand, NULL};
+	                           mid_rand, NULL, 0};
 	return o;
 }
 
@@ -395,6 +395,46 @@ START_TEST(test_queue_byte_bound)
 	ck_assert_uint_eq(s2s_route_queued(route(&rc), &bytes), 0);
 	ck_assert_uint_eq(bytes, 0);
 	rec_done(&rc, S2SD_ESHUTDOWN);
+}
+END_TEST
+
+/* queue_total_bytes bounds all routes together: the route's own bounds
+ * would take the stanza, the total refuses it; sending frees room. */
+START_TEST(test_queue_total_bound)
+{
+	struct stanza *probe = mk("chat", "1");
+	size_t one = serialized_size(probe);
+	struct s2s_route_opts o = test_opts(100, 100 * one);
+	struct rec rc;
+
+	stanza_free(probe);
+	o.total_max_bytes = 2 * one + one / 2;
+	rec_init(&rc, &o);
+	submit(&rc, "chat", "1");
+	s2s_routes_submit(rc.t, LOCAL, "other.example", mk("chat", "2"),
+	                  rc.now);
+	ck_assert_uint_eq(s2s_routes_queued_bytes(rc.t), 2 * one);
+	submit(&rc, "chat", "3");
+	ck_assert_uint_eq(rc.nbounce, 1);
+	check_bounce(rc.bounces[0], "message", "3", "resource-constraint",
+	             "wait");
+	ck_assert_int_eq((int)metrics_value(METRICS_LIMIT_HITS,
+	                                    "queue_total_bytes", NULL, NULL),
+	                 1);
+	s2s_route_ready(route(&rc), rc.now);
+	ck_assert_uint_eq(rc.nsent, 1);
+	ck_assert_uint_eq(s2s_routes_queued_bytes(rc.t), one);
+	s2s_routes_submit(rc.t, LOCAL, "other.example", mk("chat", "4"),
+	                  rc.now);
+	ck_assert_uint_eq(rc.nbounce, 1);
+	ck_assert_uint_eq(s2s_routes_queued_bytes(rc.t), 2 * one);
+	/* A failure hands the queue back: the total follows. */
+	s2s_route_failed(s2s_routes_find(rc.t, LOCAL, "other.example"),
+	                 S2SD_ECONNECT, false, rc.now);
+	ck_assert_uint_eq(s2s_routes_queued_bytes(rc.t), 0);
+	ck_assert_uint_eq(rc.nbounce, 3);
+	rec_done(&rc, S2SD_ESHUTDOWN);
+	metrics_reset();
 }
 END_TEST
 
@@ -1117,6 +1157,25 @@ p_pair(const struct s2s_route *r)
 
 /* Account for what the callbacks recorded, then forget it. Sent ids must
  * rise per pair: submission order is id order. */
+/* Bytes queued on every route, summed route by route. */
+static size_t
+p_queued(struct prop *p)
+{
+	const struct s2s_route *r;
+	size_t sum = 0, bytes;
+	int l, x;
+
+	for (l = 0; l < P_LOCALS; l++)
+		for (x = 0; x < P_REMOTES; x++) {
+			r = s2s_routes_find(p->rc.t, p_locals[l], p_remotes[x]);
+			if (r != NULL) {
+				s2s_route_queued(r, &bytes);
+				sum += bytes;
+			}
+		}
+	return sum;
+}
+
 static void
 p_collect(struct prop *p)
 {
@@ -1270,12 +1329,15 @@ START_TEST(test_property_accounting)
 	o.backoff_max_ms = 8000;
 	o.rnd = test_rand;
 	o.rnd_arg = &p.seed;
+	/* Below the sum of the routes' bounds: the total bound bites too. */
+	o.total_max_bytes = 600;
 	rec_init(&p.rc, &o);
 	p.rc.on_connect = p_on_connect;
 	p.rc.on_send = p_on_send;
 	p.rc.on_bounce = p_on_bounce;
 	while (p.nids < P_STEPS)
 		p_step(&p);
+	ck_assert_uint_eq(s2s_routes_queued_bytes(p.rc.t), p_queued(&p));
 	s2s_routes_free(p.rc.t, S2SD_ESHUTDOWN);
 	p_collect(&p);
 	for (i = 0; i < p.nids; i++)
@@ -1295,6 +1357,7 @@ route_suite(void)
 	tcase_add_test(tc, test_pairs_separate);
 	tcase_add_test(tc, test_queue_count_bound);
 	tcase_add_test(tc, test_queue_byte_bound);
+	tcase_add_test(tc, test_queue_total_bound);
 	tcase_add_test(tc, test_queue_oversized_first);
 	tcase_add_test(tc, test_queue_counts_raw_bytes);
 	tcase_add_test(tc, test_long_domains_csprng);

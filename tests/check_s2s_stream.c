@@ -11,6 +11,7 @@
 
 #include "cm/err.h"
 #include "cm/log.h"
+#include "cm/metrics.h"
 #include "cm/util.h"
 #include "s2s/dialback.h"
 #include "s2s/s2s_sasl.h"
@@ -36,6 +37,10 @@
 	"<mechanisms xmlns='" NS_SASL "'><mechanism>EXTERNAL</mechanism>"      \
 	"</mechanisms>"
 #define DBFEAT "<dialback xmlns='urn:xmpp:features:dialback'/>"
+/* XEP-0478 as we advertise it: the default max_stanza, idle_ms / 1000. */
+#define LIMITS                                                                 \
+	"<limits xmlns='urn:xmpp:stream-limits:0'><max-bytes>524288</max-bytes>" \
+	"<idle-seconds>600</idle-seconds></limits>"
 #define MSG(from, to)                                                          \
 	"<message from='" from "' to='" to "' id='m1'><body>hi</body></message>"
 
@@ -221,7 +226,7 @@ h_init(struct harness *h, enum s2s_role role, enum s2s_security sec,
 	struct s2s_stream_opts o = {
 	    .role = role, .security = sec, .require_valid_certs = true,
 	    .sasl_external = true, .dialback = true, .tls_available = true,
-	    .step_timeout_ms = 5000, .connid = 1,
+	    .step_timeout_ms = 5000, .connid = 1, .idle_ms = 600000,
 	    .local = role == S2S_ROLE_OUT ? "b.test" : NULL,
 	    .remote = role == S2S_ROLE_OUT ? "a.test" : NULL};
 
@@ -317,7 +322,7 @@ in_required_sasl_external(struct harness *h)
 	          "</auth>");
 	ck_sent(h, "<success xmlns='" NS_SASL "'/>");
 	h_feed(h, PEER_HDR("a.test", "b.test"));
-	ck_sent(h, "<stream:features></stream:features>");
+	ck_sent(h, "<stream:features>" LIMITS "</stream:features>");
 	ck_assert_int_eq(h->auths, 1);
 	ck_assert_int_eq(h->auth_how, S2S_AUTH_EXTERNAL);
 	ck_assert_str_eq(h->auth_pair, "b.test a.test");
@@ -665,6 +670,67 @@ out_optional_clear_dialback(struct harness *h)
 	ck_assert_int_eq(h->auths, 0);
 }
 
+/* XEP-0478: the peer's max-bytes is respected: a larger stanza is refused
+ * with -EMSGSIZE and nothing of it is sent; a smaller one goes. */
+static void
+out_respects_peer_max_bytes(struct harness *h)
+{
+	struct stanza *m;
+
+	h_init(h, S2S_ROLE_OUT, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT "<limits xmlns='urn:xmpp:"
+	          "stream-limits:0'><max-bytes>200</max-bytes></limits>"));
+	ck_sent(h, "<db:result from='b.test' to='a.test'>");
+	h_feed(h, "<db:result from='a.test' to='b.test' type='valid'/>");
+	ck_assert_int_eq(h->auths, 1);
+	ck_assert_uint_eq(s2s_stream_peer_max_bytes(h->st), 200);
+	m = stanza_new("jabber:server", "message");
+	stanza_set_attr(m, "from", "bob@b.test");
+	stanza_set_attr(m, "to", "alice@a.test");
+	stanza_add_text(stanza_add_child(m, NULL, "body"), "short");
+	ck_assert_int_eq(s2s_stream_send_stanza(h->st, m), 0);
+	ck_sent(h, "<body>short</body>");
+	stanza_free(m);
+	m = stanza_new("jabber:server", "message");
+	stanza_set_attr(m, "from", "bob@b.test");
+	stanza_set_attr(m, "to", "alice@a.test");
+	stanza_add_text(stanza_add_child(m, NULL, "body"),
+	                "0123456789012345678901234567890123456789"
+	                "0123456789012345678901234567890123456789"
+	                "0123456789012345678901234567890123456789"
+	                "0123456789012345678901234567890123456789");
+	ck_assert_int_eq(s2s_stream_send_stanza(h->st, m), -EMSGSIZE);
+	ck_assert_str_eq(h_take(h), "");
+	stanza_free(m);
+}
+
+/* A limit passed by the peer: policy-violation naming the limit and the
+ * advertised max-bytes, and a limit hit counted under its setting. */
+static void
+in_depth_limit(struct harness *h)
+{
+	double before = metrics_value(METRICS_LIMIT_HITS, "max_depth", NULL,
+	                              NULL);
+	struct util_buf b = {0};
+	int i;
+
+	h_init(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	h_take(h);
+	for (i = 0; i < 70; i++)
+		util_buf_puts(&b, "<a>");
+	util_buf_append(&b, "", 1);
+	h_feed(h, b.data);
+	util_buf_free(&b);
+	ck_sent(h, "<policy-violation xmlns='urn:ietf:params:xml:ns:"
+	           "xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:"
+	           "xmpp-streams'>elements nested deeper than 64 (max_depth; "
+	           "max-bytes 524288 advertised per XEP-0478)</text>");
+	ck_assert_int_eq(h->closed_err, S2SD_EXML_LIMIT);
+	ck_assert(metrics_value(METRICS_LIMIT_HITS, "max_depth", NULL, NULL) ==
+	          before + 1);
+}
+
 static void
 out_unprompted_success(struct harness *h)
 {
@@ -848,7 +914,43 @@ static scenario_fn *const scenarios[] = {
     out_piggyback,
     in_closing_delivers_in_flight,
     in_direct_tls,
+    out_respects_peer_max_bytes,
+    in_depth_limit,
 };
+
+/* Slowloris: bytes trickling in never move a step's deadline. One byte a
+ * second of a stream header under a 5 s step: closed at 5 s with
+ * connection-timeout, counted as a negotiation_timeout hit. */
+START_TEST(test_slowloris_step_deadline)
+{
+	static const char hdr[] = PEER_HDR("a.test", "b.test");
+	struct harness h;
+	uint64_t start, deadline;
+	size_t i;
+
+	memset(&h, 0, sizeof(h));
+	h_init(&h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, false);
+	start = h.now;
+	deadline = s2s_stream_deadline(h.st);
+	ck_assert_uint_eq(deadline, start + 5000);
+	for (i = 0; i < sizeof(hdr) - 1 && h.closed == 0; i++) {
+		h.now += 1000;
+		if (h.now >= s2s_stream_deadline(h.st))
+			s2s_stream_tick(h.st, h.now);
+		else
+			s2s_stream_input(h.st, hdr + i, 1, h.now);
+		if (h.closed == 0)
+			ck_assert_uint_eq(s2s_stream_deadline(h.st), deadline);
+	}
+	ck_assert_int_eq(h.closed, 1);
+	ck_assert_int_eq(h.closed_err, S2SD_ETIMEOUT);
+	ck_assert_uint_eq(h.now, start + 5000);
+	ck_sent(&h, "<connection-timeout");
+	ck_assert(metrics_value(METRICS_LIMIT_HITS, "negotiation_timeout",
+	                        NULL, NULL) == 1);
+	free(h_finish(&h));
+}
+END_TEST
 
 START_TEST(test_scenario_split_invariant)
 {
@@ -892,6 +994,7 @@ stream_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_scenario_split_invariant, 0,
 	                    UTIL_ARRAY_LEN(scenarios));
+	tcase_add_test(tc, test_slowloris_step_deadline);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -633,6 +633,67 @@ START_TEST(test_limit_attrs)
 }
 END_TEST
 
+START_TEST(test_limit_attr_len)
+{
+	/* The header's own namespace names are 32 bytes: keep above. */
+	struct xmlstream_opts o = {.max_attr_len = 40};
+#define V40 "0123456789012345678901234567890123456789"
+
+	check_outcome(&o, HDR "<m id='" V40 "'/>", 0, 1);
+	check_outcome(&o, HDR "<m id='" V40 "A'/>", S2SD_EXML_LIMIT, 0);
+	/* Decoded length: five characters written as entities are five. */
+	check_outcome(&o, HDR "<m id='&lt;&gt;&amp;&apos;&quot;"
+	                  "01234567890123456789012345678901234'/>", 0, 1);
+	check_outcome(&o, HDR "<m><n xmlns='urn:" V40 "'/></m>",
+	              S2SD_EXML_LIMIT, 0);
+#undef V40
+}
+END_TEST
+
+/* Text is counted per element: all its text, around children too. */
+START_TEST(test_limit_text)
+{
+	struct xmlstream_opts o = {.max_text = 8};
+
+	check_outcome(&o, HDR "<m><b>01234567</b><b>01234567</b></m>", 0, 1);
+	check_outcome(&o, HDR "<m><b>012345678</b></m>", S2SD_EXML_LIMIT, 0);
+	check_outcome(&o, HDR "<m>0123<x/>4567</m>", 0, 1);
+	check_outcome(&o, HDR "<m>0123<x/>45678</m>", S2SD_EXML_LIMIT, 0);
+	check_outcome(&o, HDR "<m>&amp;&amp;&amp;&amp;&amp;&amp;&amp;&amp;"
+	                  "</m>", 0, 1);
+}
+END_TEST
+
+/* Each limit names its setting (for the metric and the log line). */
+START_TEST(test_limit_names)
+{
+	static const struct {
+		struct xmlstream_opts o;
+		const char *in, *name;
+	} cases[] = {
+	    {{.max_stanza = 100}, HDR "<m>" "0123456789012345678901234567890123"
+	     "456789012345678901234567890123456789012345678901234567890123456789"
+	     "</m>", "max_stanza_size"},
+	    {{.max_depth = 4}, HDR "<a><b><c><d><e/></d></c></b></a>",
+	     "max_depth"},
+	    {{.max_attrs = 4}, HDR "<a b='' c='' d='' e='' f=''/>", "max_attrs"},
+	    {{.max_attr_len = 33}, HDR "<a b='0123456789012345678901234567890123'/>",
+	     "max_attr_len"},
+	    {{.max_text = 5}, HDR "<a>123456</a>", "max_text_len"},
+	    {{0}, HDR "<a>x</a>", NULL},
+	};
+	struct run r;
+
+	run_init(&r, &cases[_i].o);
+	run_feed(&r, cases[_i].in, strlen(cases[_i].in));
+	if (cases[_i].name == NULL)
+		ck_assert_ptr_null(xmlstream_limit(r.xs));
+	else
+		ck_assert_str_eq(xmlstream_limit(r.xs), cases[_i].name);
+	run_done(&r);
+}
+END_TEST
+
 /* ---- restart, close, stop ---- */
 
 #define HDR2                                                                   \
@@ -970,6 +1031,9 @@ xmlstream_suite(void)
 	tcase_add_loop_test(tc, test_limit_header, 0, 2);
 	tcase_add_test(tc, test_limit_depth);
 	tcase_add_test(tc, test_limit_attrs);
+	tcase_add_test(tc, test_limit_attr_len);
+	tcase_add_test(tc, test_limit_text);
+	tcase_add_loop_test(tc, test_limit_names, 0, 6);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("control");
 	tcase_add_test(tc, test_reset_outside);

@@ -33,7 +33,10 @@
 #define XMLSTREAM_DEF_STANZA (512 * 1024)
 #define XMLSTREAM_MAX_STANZA ((size_t)1 << 40)
 #define XMLSTREAM_DEF_DEPTH 64
+#define XMLSTREAM_MAX_DEPTH 65536     /* bounds the per-depth text counters */
 #define XMLSTREAM_DEF_ATTRS 64
+#define XMLSTREAM_DEF_ATTR_LEN 4096
+#define XMLSTREAM_DEF_TEXT (256 * 1024)
 
 enum xmlstream_state {
 	XMLSTREAM_PROLOG,       /* waiting for the header */
@@ -58,6 +61,7 @@ struct xmlstream {
 	enum xmlstream_state state;
 	int err;
 	char detail[128];
+	const char *limit;              /* the limit passed, see header */
 	bool stopped;
 	bool reset_pending;
 	bool in_feed;                   /* callbacks may run */
@@ -73,6 +77,7 @@ struct xmlstream {
 	bool bad_text;                  /* text at stream level, see enter */
 
 	unsigned depth;                 /* open elements; the stream is 1 */
+	size_t *textlen;                /* text so far per depth (max_depth+2) */
 	struct stanza *top;             /* top-level element being built */
 	struct stanza *cur;             /* innermost open element under TOP */
 	bool safe;                      /* TOP's raw bytes are forwardable */
@@ -152,6 +157,27 @@ xmlstream_fail(struct xmlstream *xs, int err, const char *detail)
 		xs->cbs.error(xs->arg, err, xs->detail);
 }
 
+/* A limit was passed: NAME is its setting, DETAIL says by how much. */
+static void
+xmlstream_limit_fail(struct xmlstream *xs, const char *name,
+                     const char *detail)
+{
+	if (!xmlstream_live(xs))
+		return;
+	xs->limit = name;
+	xmlstream_fail(xs, S2SD_EXML_LIMIT, detail);
+}
+
+static void
+xmlstream_size_fail(struct xmlstream *xs)
+{
+	char why[96];
+
+	snprintf(why, sizeof(why), "stanza larger than %zu bytes",
+	         xs->opts.max_stanza);
+	xmlstream_limit_fail(xs, "max_stanza_size", why);
+}
+
 /* Where the bytes we must hold start: the open top-level element, or the
  * first byte no event has covered yet. */
 static uint64_t
@@ -170,8 +196,7 @@ xmlstream_enter_any(struct xmlstream *xs)
 		return false;
 	xs->ev_end = xmlstream_event_end(xs);
 	if (xs->ev_end - xmlstream_hold_from(xs) > xs->opts.max_stanza) {
-		metrics_inc(METRICS_LIMIT_HITS, "max_stanza_size");
-		xmlstream_fail(xs, S2SD_EXML_LIMIT, "stanza too large");
+		xmlstream_size_fail(xs);
 		return false;
 	}
 	return true;
@@ -220,8 +245,16 @@ xmlstream_on_startns(void *arg, const XML_Char *prefix, const XML_Char *uri)
 {
 	struct xmlstream *xs = arg;
 
+	char why[96];
+
 	if (!xmlstream_enter(xs))
 		return;
+	if (uri != NULL && strlen(uri) > xs->opts.max_attr_len) {
+		snprintf(why, sizeof(why), "namespace name longer than %zu "
+		         "bytes", xs->opts.max_attr_len);
+		xmlstream_limit_fail(xs, "max_attr_len", why);
+		return;
+	}
 	xs->pending_decls++;
 	if (xs->depth == 0) {
 		xmlstream_decl_push(&xs->hdrns, &xs->nhdrns, prefix, uri, 1);
@@ -275,14 +308,23 @@ static bool
 xmlstream_check_attrs(struct xmlstream *xs, const XML_Char **atts)
 {
 	unsigned n = xs->pending_decls;
+	char why[96];
 	size_t i;
 
-	for (i = 0; atts[i] != NULL; i += 2)
+	for (i = 0; atts[i] != NULL; i += 2) {
 		n++;
+		if (strlen(atts[i + 1]) > xs->opts.max_attr_len) {
+			snprintf(why, sizeof(why), "attribute value longer than "
+			         "%zu bytes", xs->opts.max_attr_len);
+			xmlstream_limit_fail(xs, "max_attr_len", why);
+			return false;
+		}
+	}
 	xs->pending_decls = 0;
 	if (n > xs->opts.max_attrs) {
-		metrics_inc(METRICS_LIMIT_HITS, "max_attrs");
-		xmlstream_fail(xs, S2SD_EXML_LIMIT, "too many attributes");
+		snprintf(why, sizeof(why), "more than %u attributes on one "
+		         "element", xs->opts.max_attrs);
+		xmlstream_limit_fail(xs, "max_attrs", why);
 		return false;
 	}
 	return true;
@@ -311,10 +353,12 @@ xmlstream_open_elem(struct xmlstream *xs, const struct xmlstream_qname *q,
                     const XML_Char **atts)
 {
 	const char *ns = q->ns != NULL ? q->ns : "";
+	char why[96];
 
 	if (xs->depth > xs->opts.max_depth) {
-		metrics_inc(METRICS_LIMIT_HITS, "max_depth");
-		xmlstream_fail(xs, S2SD_EXML_LIMIT, "too deep");
+		snprintf(why, sizeof(why), "elements nested deeper than %u",
+		         xs->opts.max_depth);
+		xmlstream_limit_fail(xs, "max_depth", why);
 		return;
 	}
 	if (xs->depth == 1) {
@@ -329,6 +373,7 @@ xmlstream_open_elem(struct xmlstream *xs, const struct xmlstream_qname *q,
 		xs->safe = false;
 	xs->pending_unsafe = false;
 	xs->depth++;
+	xs->textlen[xs->depth] = 0;
 	xmlstream_check_prefix(xs, q->prefix);
 	xmlstream_add_attrs(xs, xs->cur, atts);
 }
@@ -394,9 +439,19 @@ xmlstream_on_chars(void *arg, const XML_Char *s, int len)
 	struct xmlstream *xs = arg;
 	int i;
 
+	char why[96];
+
 	if (!xmlstream_enter_any(xs))
 		return;
 	if (xs->depth >= 2) {
+		/* Text between children adds up: the whole element's text. */
+		xs->textlen[xs->depth] += (size_t)len;
+		if (xs->textlen[xs->depth] > xs->opts.max_text) {
+			snprintf(why, sizeof(why), "more than %zu bytes of text "
+			         "in one element", xs->opts.max_text);
+			xmlstream_limit_fail(xs, "max_text_len", why);
+			return;
+		}
 		stanza__add_text_len(xs->cur, s, (size_t)len);
 		return;
 	}
@@ -550,8 +605,17 @@ xmlstream_new(const struct xmlstream_opts *opts,
 		xs->opts.max_stanza = XMLSTREAM_MAX_STANZA;
 	if (xs->opts.max_depth == 0)
 		xs->opts.max_depth = XMLSTREAM_DEF_DEPTH;
+	if (xs->opts.max_depth > XMLSTREAM_MAX_DEPTH)
+		xs->opts.max_depth = XMLSTREAM_MAX_DEPTH;
 	if (xs->opts.max_attrs == 0)
 		xs->opts.max_attrs = XMLSTREAM_DEF_ATTRS;
+	if (xs->opts.max_attr_len == 0)
+		xs->opts.max_attr_len = XMLSTREAM_DEF_ATTR_LEN;
+	if (xs->opts.max_text == 0)
+		xs->opts.max_text = XMLSTREAM_DEF_TEXT;
+	/* Depth 1 is the stream, up to max_depth + 1 the stanza's elements. */
+	xs->textlen = xcalloc((size_t)xs->opts.max_depth + 2,
+	                      sizeof(*xs->textlen));
 	if (cbs != NULL)
 		xs->cbs = *cbs;
 	xs->arg = arg;
@@ -576,6 +640,7 @@ xmlstream_clear(struct xmlstream *xs)
 	util_buf_free(&xs->pend);
 	xs->state = XMLSTREAM_PROLOG;
 	xs->err = 0;
+	xs->limit = NULL;
 	xs->stopped = xs->reset_pending = false;
 	xs->pending_decls = 0;
 	xs->pending_unsafe = xs->safe = xs->bad_text = false;
@@ -591,6 +656,7 @@ xmlstream_free(struct xmlstream *xs)
 	if (xs->in_feed)
 		fatalx("%s: called from a callback", __func__);
 	xmlstream_clear(xs);
+	free(xs->textlen);
 	free(xs);
 }
 
@@ -656,10 +722,8 @@ xmlstream_parse(struct xmlstream *xs, const char *buf, size_t len)
 		buf += n;
 		len -= n;
 		if (xmlstream_live(xs) &&
-		    xs->fed - xmlstream_hold_from(xs) > xs->opts.max_stanza) {
-			metrics_inc(METRICS_LIMIT_HITS, "max_stanza_size");
-			xmlstream_fail(xs, S2SD_EXML_LIMIT, "stanza too large");
-		}
+		    xs->fed - xmlstream_hold_from(xs) > xs->opts.max_stanza)
+			xmlstream_size_fail(xs);
 	}
 	xs->in_parse = false;
 }
@@ -736,6 +800,12 @@ const struct stanza *
 xmlstream_header(const struct xmlstream *xs)
 {
 	return xs->hdr;
+}
+
+const char *
+xmlstream_limit(const struct xmlstream *xs)
+{
+	return xs->state == XMLSTREAM_FAILED ? xs->limit : NULL;
 }
 
 const char *

@@ -30,11 +30,18 @@
 struct xmlstream;
 struct stanza;
 
-/* Limits (0 = default). S2SD_EXML_LIMIT when one is passed. */
+/* Limits (0 = default). S2SD_EXML_LIMIT when one is passed;
+ * xmlstream_limit() then names it. Text is counted per element (all the
+ * character data directly inside one element, after entity decoding): that
+ * bounds the longest string a consumer gets from stanza_text(), which the
+ * stanza size alone does not (a whole stanza's text is already bounded by
+ * max_stanza, as decoding never makes text longer). */
 struct xmlstream_opts {
 	size_t max_stanza;   /* raw bytes of one top-level element: 512 KiB */
 	unsigned max_depth;  /* nesting in a stanza, the stanza itself is 1: 64 */
 	unsigned max_attrs;  /* attributes + xmlns declarations per element: 64 */
+	size_t max_attr_len; /* bytes of one attribute value (decoded): 4 KiB */
+	size_t max_text;     /* bytes of text in one element (decoded): 256 KiB */
 };
 
 typedef void xmlstream_open_fn(void *arg, const struct stanza *hdr);
@@ -70,6 +77,10 @@ void xmlstream_reset(struct xmlstream *xs);
 
 /* The header of the current stream (borrowed), NULL before it arrived. */
 const struct stanza *xmlstream_header(const struct xmlstream *xs);
+/* After S2SD_EXML_LIMIT: the setting name of the limit that was passed
+ * ("max_stanza_size", "max_depth", "max_attrs", "max_attr_len",
+ * "max_text_len"); NULL otherwise. Static string. */
+const char *xmlstream_limit(const struct xmlstream *xs);
 /* Namespaces declared on the header: the default (content) namespace, ""
  * when none; the URI of PREFIX or NULL; the I-th declaration (PREFIX NULL for
  * the default), false past the last. Strings borrowed like the header. */
