@@ -324,6 +324,13 @@ component_on_close(void *arg)
 static void
 component_on_xml_error(void *arg, int err, const char *detail)
 {
+	struct component *c = arg;
+	const char *limit = xmlstream_limit(c->xml);
+
+	if (err == S2SD_EXML_LIMIT && limit != NULL)
+		log_warnx(LOG_SUB_ROUTER, c->opts.connid, "limit hit limit=%s "
+		          "node=%s detail=\"%s\"", limit,
+		          c->name != NULL ? c->name : "-", detail);
 	component_fail(arg, err, err_condition(err), detail);
 }
 

@@ -454,7 +454,7 @@ s2s_on_xml_error(void *arg, int err, const char *detail)
 		s2s_stream__fail(st, err, NULL, detail);
 		return;
 	}
-	metrics_inc(METRICS_LIMIT_HITS, limit);
+	/* Counted in s2sd_limit_hits_total by the parser itself. */
 	log_warnx(LOG_SUB_XML, st->opts.connid, "limit hit limit=%s dir=%s "
 	          "remote=%s state=%s detail=\"%s\"", limit,
 	          st->opts.role == S2S_ROLE_IN ? "in" : "out",

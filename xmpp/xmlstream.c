@@ -165,6 +165,9 @@ xmlstream_limit_fail(struct xmlstream *xs, const char *name,
 	if (!xmlstream_live(xs))
 		return;
 	xs->limit = name;
+	/* One place counts the XML limits of every stream kind (S2S and the
+	 * home nodes' component links). */
+	metrics_inc(METRICS_LIMIT_HITS, name);
 	xmlstream_fail(xs, S2SD_EXML_LIMIT, detail);
 }
 
