@@ -26,7 +26,7 @@ endif
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 
-PKGS     := libuv libcares gnutls expat libsasl2 libidn inih
+PKGS     := libuv libcares gnutls expat libsasl2 libidn inih libsystemd
 MODDIRS  := cm xmpp dns tls s2s router policy
 PROGS    := cm/main.c cm/s2sctl.c
 
