@@ -25,8 +25,10 @@ SYSCONFDIR ?= $(PREFIX)/etc
 endif
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
 
-PKGS     := libuv libcares gnutls expat libsasl2 libidn inih
+PKGS     := libuv libcares gnutls expat libsasl2 libidn inih libsystemd
 MODDIRS  := cm xmpp dns tls s2s router policy
 PROGS    := cm/main.c cm/s2sctl.c
 
@@ -153,14 +155,27 @@ fuzz:
 .PHONY: fuzzers
 fuzzers: $(FUZZERS)
 
+# Configuration files (samples, logrotate) are never overwritten: they may
+# have been edited. The unit is, with its paths set to this installation's;
+# local changes to it belong in a drop-in.
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/s2sd
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/s2sd \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(LOGROTATEDIR)
 	install -m 755 $(BUILD)/s2sd $(BUILD)/s2sctl $(DESTDIR)$(SBINDIR)/
 	for f in etc/s2sd.conf etc/policy etc/directory; do \
 		[ -e $(DESTDIR)$(SYSCONFDIR)/s2sd/$${f#etc/} ] || \
 		install -m 644 $$f $(DESTDIR)$(SYSCONFDIR)/s2sd/; done
-	if [ -e etc/s2sd.service ]; then install -d $(DESTDIR)$(UNITDIR) && \
-		install -m 644 etc/s2sd.service $(DESTDIR)$(UNITDIR)/; fi
+	[ -e $(DESTDIR)$(LOGROTATEDIR)/s2sd ] || \
+		install -m 644 etc/s2sd.logrotate $(DESTDIR)$(LOGROTATEDIR)/s2sd
+	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	sed -e 's|/usr/sbin/s2sd|$(SBINDIR)/s2sd|g' \
+		-e 's|/etc/s2sd/|$(SYSCONFDIR)/s2sd/|g' etc/s2sd.service \
+		>$(DESTDIR)$(UNITDIR)/s2sd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/s2sd.service
+	install -m 644 etc/s2sd.sysusers $(DESTDIR)$(SYSUSERSDIR)/s2sd.conf
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -19,6 +19,7 @@
 #include "cm/daemon.h"
 #include "cm/err.h"
 #include "cm/log.h"
+#include "cm/notify.h"
 #include "cm/runtime.h"
 #include "cm/util.h"
 #include "s2s/s2s_sasl.h"
@@ -165,6 +166,7 @@ s2sd_reload(struct s2sd *d, struct util_buf *report)
 	struct config *cfg = NULL;
 	int rc;
 
+	notify_reloading();
 	log_info(LOG_SUB_CM, 0, "reload start config=%s", d->opts.config_path);
 	config_load(d->opts.config_path, d->opts.overrides, &cfg, &errors,
 	            &warnings);
@@ -184,6 +186,8 @@ s2sd_reload(struct s2sd *d, struct util_buf *report)
 			                errors.data != NULL ? errors.data : "");
 		util_buf_free(&errors);
 		util_buf_free(&warnings);
+		notify_status("reload failed, the previous configuration stays");
+		notify_ready();
 		return 1;
 	}
 	if (report != NULL && warnings.data != NULL)
@@ -209,6 +213,8 @@ s2sd_reload(struct s2sd *d, struct util_buf *report)
 	log_info(LOG_SUB_CM, 0, "reload done");
 	if (report != NULL)
 		util_buf_puts(report, "reload done\n");
+	notify_status("running config=%s", d->opts.config_path);
+	notify_ready();
 	return 0;
 }
 
@@ -264,6 +270,7 @@ s2sd_stop(struct s2sd *d, const char *why)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	notify_stopping();
 	log_info(LOG_SUB_CM, 0, "stopping reason=%s", why);
 	control_close(d->control);
 	d->control = NULL;
@@ -400,6 +407,8 @@ s2sd_run(struct s2sd *d)
 	log_info(LOG_SUB_CM, 0, "started version=%s config=%s pid=%ld",
 	         S2SD_VERSION, d->opts.config_path, (long)getpid());
 	daemon_ready(ready_fd, 0);
+	notify_status("running config=%s", d->opts.config_path);
+	notify_ready();
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	if ((rc = uv_loop_close(&d->loop)) != 0)
 		log_error(LOG_SUB_CM, 0, "loop close: %s", err_str(rc));
