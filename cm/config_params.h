@@ -82,14 +82,16 @@
 	X(TLS_PRIORITY, "tls", "priority", CONFIG_T_STR,                       \
 	  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", 0, 0, 0,               \
 	  "GnuTLS priority string")                                            \
-	X(DNS_SERVERS, "dns", "servers", CONFIG_T_ADDRS, "", 0, 0, 0,          \
+	X(DNS_SERVERS, "dns", "servers", CONFIG_T_ADDRS, "", 0, 0,             \
+	  CONFIG_F_RESTART,                                                    \
 	  "DNS servers host:port (empty: /etc/resolv.conf)")                   \
 	X(DNS_TIMEOUT, "dns", "timeout", CONFIG_T_DURATION, "5s", 100, 60000, \
-	  0, "time-out of one DNS query")                                     \
-	X(DNS_TRIES, "dns", "tries", CONFIG_T_COUNT, "2", 1, 10, 0,            \
+	  CONFIG_F_RESTART, "time-out of one DNS query")                      \
+	X(DNS_TRIES, "dns", "tries", CONFIG_T_COUNT, "2", 1, 10,               \
+	  CONFIG_F_RESTART,                                                    \
 	  "tries per DNS server")                                              \
 	X(DNS_CACHE_SIZE, "dns", "cache_size", CONFIG_T_COUNT, "10000", 0,     \
-	  10000000, 0, "DNS cache entries")                                    \
+	  10000000, CONFIG_F_RESTART, "DNS cache entries")                    \
 	X(COMP_LISTEN, "components", "listen", CONFIG_T_ADDRS,                 \
 	  "127.0.0.1:5347", 0, 0, CONFIG_F_RESTART,                            \
 	  "XEP-0114 listen addresses for home nodes")                         \

@@ -108,6 +108,29 @@ daemon_lookup_group(const char *group, gid_t *gid, char *why, size_t whylen)
 }
 
 int
+daemon_give_file(const char *path, const char *user, const char *group,
+                 char *why, size_t whylen)
+{
+	struct passwd *pw;
+	gid_t gid;
+
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(why, whylen, "unknown user '%s'", user);
+		return -EINVAL;
+	}
+	gid = pw->pw_gid;
+	if (group != NULL && group[0] != '\0' &&
+	    daemon_lookup_group(group, &gid, why, whylen) < 0)
+		return -EINVAL;
+	if (chown(path, pw->pw_uid, gid) < 0) {
+		snprintf(why, whylen, "%s: cannot give it to %s: %s", path, user,
+		         strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int
 daemon_drop_privileges(const char *user, const char *group, char *why,
                        size_t whylen)
 {

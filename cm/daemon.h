@@ -20,6 +20,11 @@ int daemon_write_pidfile(const char *path, char *why, size_t whylen);
 void daemon_remove_pidfile(const char *path);
 /* Switch to USER (and GROUP, default the user's group), with its
  * supplementary groups. Returns 0 or a negative code with WHY filled. */
+/* Before dropping root: make PATH (the log file) belong to USER (and
+ * GROUP, default the user's) so that it can be reopened and rotated as
+ * that user. Returns 0 or a negative code with WHY filled. */
+int daemon_give_file(const char *path, const char *user, const char *group,
+                     char *why, size_t whylen);
 int daemon_drop_privileges(const char *user, const char *group, char *why,
                            size_t whylen);
 

@@ -371,6 +371,13 @@ s2sd_start(struct s2sd *d)
 		return 1;
 	}
 	if (user[0] != '\0' && strcmp(user, "root") != 0) {
+		/* The log was opened as root: the user reopens it (SIGUSR1)
+		 * and logrotate, running as the user, compresses it. */
+		if (config_str(d->cfg, CONFIG_LOG_FILE)[0] != '\0' &&
+		    daemon_give_file(config_str(d->cfg, CONFIG_LOG_FILE), user,
+		                     config_str(d->cfg, CONFIG_GENERAL_GROUP),
+		                     why, sizeof(why)) < 0)
+			log_warnx(LOG_SUB_CM, 0, "%s", why);
 		if (daemon_drop_privileges(user, config_str(d->cfg,
 		                           CONFIG_GENERAL_GROUP), why,
 		                           sizeof(why)) < 0) {

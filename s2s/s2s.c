@@ -358,13 +358,24 @@ s2s__route_timer_arm(struct s2s *s)
 		               next > now ? next - now : 0, 0);
 }
 
+static void
+s2s_route_opts_from(const struct s2s_settings *set, struct s2s_route_opts *ro)
+{
+	memset(ro, 0, sizeof(*ro));
+	ro->max_stanzas = set->queue_max_stanzas;
+	ro->max_bytes = set->queue_max_bytes;
+	ro->backoff_min_ms = set->backoff_min_ms;
+	ro->backoff_max_ms = set->backoff_max_ms;
+	ro->total_max_bytes = set->queue_total_bytes;
+}
+
 int
 s2s_new(uv_loop_t *loop, const struct s2s_settings *set, struct tls_ctx *tls,
         struct dns_resolver *dns, struct policy *pol,
         const struct s2s_cbs *cbs, void *arg, struct s2s **out)
 {
 	struct s2s *s = xcalloc(1, sizeof(*s));
-	struct s2s_route_opts ro = {0};
+	struct s2s_route_opts ro;
 
 	s->loop = loop;
 	s2s_apply_settings(s, set);
@@ -375,11 +386,7 @@ s2s_new(uv_loop_t *loop, const struct s2s_settings *set, struct tls_ctx *tls,
 	s->cbs = *cbs;
 	s->arg = arg;
 	s->per_addr = htab_new(64);
-	ro.max_stanzas = set->queue_max_stanzas;
-	ro.max_bytes = set->queue_max_bytes;
-	ro.backoff_min_ms = set->backoff_min_ms;
-	ro.backoff_max_ms = set->backoff_max_ms;
-	ro.total_max_bytes = set->queue_total_bytes;
+	s2s_route_opts_from(set, &ro);
 	s->routes = s2s_routes_new(&ro, &s2s__route_cbs, s);
 	uv_timer_init(loop, &s->route_timer);
 	s->route_timer.data = s;
@@ -485,10 +492,13 @@ s2s_reconfigure(struct s2s *s, const struct s2s_settings *set,
 {
 	struct s2s_link *l, *next;
 	const struct s2s_stream *st;
+	struct s2s_route_opts ro;
 	const char *remote;
 
 	s2s_apply_settings(s, set);
 	s2s_rate_set_opts(s->rate, &set->in_rate);
+	s2s_route_opts_from(set, &ro);
+	s2s_routes_set_limits(s->routes, &ro);
 	if (tls != s->tls) {
 		tls_ctx_unref(s->tls);
 		s->tls = tls != NULL ? tls_ctx_ref(tls) : NULL;

@@ -788,6 +788,19 @@ s2s_routes_queued(const struct s2s_routes *t, size_t *bytes)
 	return n;
 }
 
+void
+s2s_routes_set_limits(struct s2s_routes *t, const struct s2s_route_opts *o)
+{
+	if (o->max_stanzas == 0 || o->max_bytes == 0 ||
+	    o->backoff_min_ms > o->backoff_max_ms)
+		fatalx("%s: bad options", __func__);
+	t->opts.max_stanzas = o->max_stanzas;
+	t->opts.max_bytes = o->max_bytes;
+	t->opts.total_max_bytes = o->total_max_bytes;
+	t->opts.backoff_min_ms = o->backoff_min_ms;
+	t->opts.backoff_max_ms = o->backoff_max_ms;
+}
+
 size_t
 s2s_routes_queued_bytes(const struct s2s_routes *t)
 {

@@ -120,6 +120,11 @@ const char *s2s_route_remote(const struct s2s_route *r);
 size_t s2s_route_queued(const struct s2s_route *r, size_t *bytes);
 /* The same summed over every route of T (metrics). */
 size_t s2s_routes_queued(const struct s2s_routes *t, size_t *bytes);
+/* Reload: new queue bounds and back-off window from O (the randomness is
+ * kept). Queues already longer keep what they hold; new stanzas see the
+ * new bounds; a back-off window under way keeps its end. */
+void s2s_routes_set_limits(struct s2s_routes *t,
+                           const struct s2s_route_opts *o);
 /* Bytes queued on all routes of the table together. */
 size_t s2s_routes_queued_bytes(const struct s2s_routes *t);
 /* Consecutive failures and the end of the current back-off window (0 when
