@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +396,8 @@ s2sd_run(struct s2sd *d)
 {
 	int ready_fd = -1, rc;
 
+	/* Nothing s2sd creates (log, pid file, state) is for everyone. */
+	umask(027);
 	if (!d->opts.foreground)
 		ready_fd = daemon_background();
 	if ((rc = s2sd_open_log(d->cfg, d->opts.foreground)) < 0) {
