@@ -107,6 +107,25 @@ daemon_lookup_group(const char *group, gid_t *gid, char *why, size_t whylen)
 	return 0;
 }
 
+/* USER's entry and the group to run as (GROUP, default the user's). */
+static struct passwd *
+daemon_lookup_user(const char *user, const char *group, gid_t *gid,
+                   char *why, size_t whylen)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(why, whylen, "unknown user '%s'", user);
+		return NULL;
+	}
+	*gid = pw->pw_gid;
+	if (group != NULL && group[0] != '\0' &&
+	    daemon_lookup_group(group, gid, why, whylen) < 0)
+		return NULL;
+	return pw;
+}
+
 int
 daemon_give_file(const char *path, const char *user, const char *group,
                  char *why, size_t whylen)
@@ -114,13 +133,7 @@ daemon_give_file(const char *path, const char *user, const char *group,
 	struct passwd *pw;
 	gid_t gid;
 
-	if ((pw = getpwnam(user)) == NULL) {
-		snprintf(why, whylen, "unknown user '%s'", user);
-		return -EINVAL;
-	}
-	gid = pw->pw_gid;
-	if (group != NULL && group[0] != '\0' &&
-	    daemon_lookup_group(group, &gid, why, whylen) < 0)
+	if ((pw = daemon_lookup_user(user, group, &gid, why, whylen)) == NULL)
 		return -EINVAL;
 	if (chown(path, pw->pw_uid, gid) < 0) {
 		snprintf(why, whylen, "%s: cannot give it to %s: %s", path, user,
@@ -137,14 +150,7 @@ daemon_drop_privileges(const char *user, const char *group, char *why,
 	struct passwd *pw;
 	gid_t gid;
 
-	errno = 0;
-	if ((pw = getpwnam(user)) == NULL) {
-		snprintf(why, whylen, "unknown user '%s'", user);
-		return -EINVAL;
-	}
-	gid = pw->pw_gid;
-	if (group != NULL && group[0] != '\0' &&
-	    daemon_lookup_group(group, &gid, why, whylen) < 0)
+	if ((pw = daemon_lookup_user(user, group, &gid, why, whylen)) == NULL)
 		return -EINVAL;
 	if (initgroups(pw->pw_name, gid) < 0 || setgid(gid) < 0 ||
 	    setuid(pw->pw_uid) < 0) {

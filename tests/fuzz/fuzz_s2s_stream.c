@@ -13,79 +13,17 @@
 #include "s2s/s2s_sasl.h"
 #include "s2s/s2s_stream.h"
 #include "xmpp/stanza.h"
+#include "tests/fuzz/fuzz_s2s_peer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-struct fz {
-	struct s2s_stream *st;
-	struct dialback_secret *secret;
-	uint8_t flags;
-	int tls_pending, verify_pending;
-	char vlocal[1100], vremote[1100];
-};
-
-static void fz_send(void *a, const char *b, size_t n) { (void)a; (void)b; (void)n; }
-static void fz_starttls(void *a) { ((struct fz *)a)->tls_pending = 1; }
-static bool fz_local(void *a, const char *d) { (void)a; return strcmp(d, "b.test") == 0; }
-static bool fz_allowed(void *a, const char *r, char *w, size_t n)
-{
-	(void)a; (void)w; (void)n;
-	return strcmp(r, "denied.test") != 0;
-}
-static void fz_cert(void *a, const char *d, struct s2s_cert_check *o)
-{
-	struct fz *f = a;
-
-	(void)d;
-	o->chain = (f->flags & 1) ? 0 : S2SD_ETLS_VERIFY;
-	o->name = (f->flags & 2) ? 0 : S2SD_ETLS_NAME;
-	o->why[0] = '\0';
-}
-static void fz_auth(void *a, const char *l, const char *r, enum s2s_auth h)
-{
-	(void)a; (void)l; (void)r; (void)h;
-}
-static void fz_stanza(void *a, struct stanza *s)
-{
-	(void)a;
-	/* What is accepted must carry from and to. */
-	if (stanza_attr(s, "from") == NULL || stanza_attr(s, "to") == NULL)
-		abort();
-	stanza_free(s);
-}
-static void fz_key(void *a, const char *r, const char *o, const char *id, char k[65])
-{
-	dialback_key(((struct fz *)a)->secret, r, o, id, k);
-}
-static void fz_verify(void *a, const char *l, const char *r, const char *id, const char *k)
-{
-	struct fz *f = a;
-
-	(void)id; (void)k;
-	f->verify_pending = 1;
-	strncpy(f->vlocal, l, sizeof(f->vlocal) - 1);
-	strncpy(f->vremote, r, sizeof(f->vremote) - 1);
-}
-static void fz_vresult(void *a, const char *l, const char *r, const char *id, bool v, int e)
-{
-	(void)a; (void)l; (void)r; (void)id; (void)v; (void)e;
-}
-static void fz_refused(void *a, const char *l, const char *r, int e)
-{
-	(void)a; (void)l; (void)r; (void)e;
-}
-static void fz_closed(void *a, int e, const char *w) { (void)a; (void)e; (void)w; }
-
-static const struct s2s_stream_cbs fz_cbs = {
-    fz_send, fz_starttls, fz_local, fz_allowed, fz_cert,
-    fz_auth, fz_stanza, fz_key, fz_verify, fz_vresult, fz_refused, fz_closed,
-};
+static const char *const fz_locals[] = {"b.test", NULL};
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int init;
-	struct fz f = {0};
+	struct fz f = {.locals = fz_locals};
 	struct s2s_stream_opts o = {.role = S2S_ROLE_IN, .sasl_external = true,
 	                            .dialback = true, .tls_available = true,
 	                            .require_valid_certs = true};
