@@ -63,6 +63,15 @@ struct s2s_settings {
 	struct s2s_rate_opts in_rate;   /* per remote domain */
 	uint64_t backoff_min_ms;
 	uint64_t backoff_max_ms;
+	/* XEP-0198 stream management (s2s_sm.h): offered, accepted and used
+	 * when on; <r/> after sm_ack_every stanzas or sm_ack_interval_ms of
+	 * unacked data; a peer silent sm_ack_timeout_ms after <r/> is dead;
+	 * sessions are kept (IN) and resumed (OUT) within sm_resume_ms. */
+	bool sm;
+	uint32_t sm_ack_every;
+	uint64_t sm_ack_interval_ms;
+	uint64_t sm_ack_timeout_ms;
+	uint64_t sm_resume_ms;
 };
 
 struct s2s_cbs {

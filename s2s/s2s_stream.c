@@ -608,6 +608,12 @@ s2s_stream_dialback_verified(struct s2s_stream *st, const char *local,
 		s2s_stream__in_verified(st, local, remote, valid, err);
 }
 
+void
+s2s_stream_set_time(struct s2s_stream *st, uint64_t now)
+{
+	st->now = now;
+}
+
 int
 s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s)
 {

@@ -152,6 +152,9 @@ void s2s_stream_tls_done(struct s2s_stream *st, int status, uint64_t now);
 void s2s_stream_dialback_verified(struct s2s_stream *st, const char *local,
                                   const char *remote, bool valid, int err,
                                   uint64_t now);
+/* The time for the calls below that take none (send_stanza, add_pair,
+ * keepalive): set it before them. */
+void s2s_stream_set_time(struct s2s_stream *st, uint64_t now);
 /* OUT: send ST (borrowed) from LOCAL; verbatim when namespace-safe. 0, or
  * -ENOTCONN when the pair is not authenticated or the stream not ready, or
  * -EMSGSIZE when it is larger than the peer's XEP-0478 max-bytes (nothing
