@@ -53,6 +53,8 @@ s2s_sm_send_a(struct s2s_stream *st, uint32_t h)
 
 	s2s_stream__send(st, buf, (size_t)n);
 	metrics_inc(METRICS_SM_ACKS, "out");
+	log_debug(LOG_SUB_S2S, st->opts.connid, "%s sm ack-sent h=%lu",
+	          s2s_sm_dir(st), (unsigned long)h);
 }
 
 static void
@@ -238,7 +240,7 @@ s2s_sm_out_ack(struct s2s_stream *st, uint32_t h)
 	metrics_inc(METRICS_SM_ACKS, "in");
 	n = s2s_sm_acked(st->sm, h, st->now);
 	if (n >= 0) {
-		log_trace(LOG_SUB_S2S, st->opts.connid, "out sm acked h=%lu "
+		log_debug(LOG_SUB_S2S, st->opts.connid, "out sm acked h=%lu "
 		          "new=%d unacked=%zu", (unsigned long)h, n,
 		          s2s_sm_unacked(st->sm));
 		return;
