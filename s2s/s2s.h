@@ -17,6 +17,12 @@
  * closes with policy-violation). Each limit hit counts in
  * s2sd_limit_hits_total{limit=<setting>} and logs one line.
  *
+ * XEP-0198 (settings sm*): stanzas an outbound stream sent and the peer
+ * did not acknowledge before the stream died are sent again first on the
+ * next stream to that domain (after a resumption between s2sd peers, only
+ * those the peer did not handle), or bounced remote-server-timeout when the
+ * route fails (s2s_resume.c).
+ *
  * Ownership: s2s_send and the deliver callback take the stanza; s2s_accept
  * takes CLIENT. The service references the TLS context and the policy, and
  * borrows the resolver (which must outlive it). s2s_close() closes every

@@ -15,6 +15,15 @@
  * passed by the peer's input (xmlstream_limit) and a negotiation step that
  * times out each count in s2sd_limit_hits_total and log one line.
  *
+ * XEP-0198 (opts.sm, s2s_stream_sm.c): IN offers <sm/> and accepts
+ * <enable/> or <resume/> once a pair is authenticated, counts the stanzas it
+ * hands to the stanza callback and answers <r/> (and sends a last <a/>
+ * before its closing tag); OUT enables it with resumption when offered,
+ * keeps every stanza it sends until an <a/> covers it, asks with <r/> after
+ * ack_every stanzas or ack_interval_ms, and fails the stream (connection-
+ * timeout) when an answer is ack_timeout_ms late. What OUT did not get
+ * acknowledged is taken with s2s_stream_sm_take() by the owner.
+ *
  * Roles: S2S_ROLE_OUT (we initiate: we know LOCAL and REMOTE from the
  * start) and S2S_ROLE_IN (we receive: LOCAL comes from the peer's 'to',
  * REMOTE from its 'from' and its authentication).
