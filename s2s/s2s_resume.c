@@ -158,6 +158,17 @@ s2s_orphans_resend(struct s2s *s, struct s2s_orphans *o, const char *why)
 	free(remote);
 }
 
+static struct s2s_orphans *
+s2s_orphans_by_resumer(const struct s2s *s, const struct s2s_link *l)
+{
+	struct s2s_orphans *o;
+
+	for (o = s->orphans; o != NULL; o = o->next)
+		if (o->resumer == l)
+			return o;
+	return NULL;
+}
+
 /* Take the unacknowledged stanzas of a dead stream (in order). */
 static struct s2s_sm_item *
 s2s_sm_take_all(struct s2s_link *l, size_t *n)
@@ -224,11 +235,14 @@ s2s__sm_out_closed(struct s2s_link *l)
 	struct s2s_sm_item *list, *it;
 	size_t n;
 
-	/* A stream that died before the answer to its <resume/>: another
-	 * stream will try again (the peer keeps the session meanwhile). */
-	for (o = s->orphans; o != NULL; o = o->next)
-		if (o->resumer == l)
-			o->resumer = NULL;
+	/* A stream that died before the answer to its <resume/>: whether the
+	 * peer took the session over is unknown, and routes may be held for
+	 * it. Send everything again rather than hold them any longer (a
+	 * second failure in a row; duplicates are possible then). */
+	while ((o = s2s_orphans_by_resumer(s, l)) != NULL) {
+		o->resumer = NULL;
+		s2s_orphans_resend(s, o, "the stream resuming the session died");
+	}
 	if ((list = s2s_sm_take_all(l, &n)) == NULL)
 		return;
 	log_info(LOG_SUB_S2S, s2s_conn_id(l->conn), "out sm unacked remote=%s "
@@ -297,8 +311,9 @@ s2s__sm_cb_resumed(void *arg, struct s2s_conn *c, const char *previd,
 
 	if (o == NULL)
 		return true;
-	/* The orphans are numbered base+1 .. base+n (mod 2^32). */
-	base = o->head->seq - 1;
+	/* The orphans are numbered base+1 .. base+n (mod 2^32); with none
+	 * left (their route failed meanwhile) nothing can be acknowledged. */
+	base = o->head != NULL ? o->head->seq - 1 : h;
 	acked = h - base;
 	if ((uint64_t)acked > (uint64_t)o->n) {
 		log_warnx(LOG_SUB_S2S, s2s_conn_id(c), "out sm resumed with a "
@@ -365,8 +380,12 @@ s2s__sm_route_failed(struct s2s *s, const char *local, const char *remote)
 	}
 	for (o->tail = NULL, it = o->head; it != NULL; it = it->next)
 		o->tail = it;
-	if (o->n == 0 && o->resumer == NULL)
+	if (o->n == 0 && o->resumer == NULL) {
+		char *r = xstrdup(o->remote);
 		s2s_orphans_unlink(s, o);
+		s2s__out_release_held(s, r);
+		free(r);
+	}
 }
 
 /* ---- receiving side ---- */
