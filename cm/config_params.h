@@ -71,6 +71,9 @@
 	X(FED_DIALBACK_SECRET_FILE, "federation", "dialback_secret_file",      \
 	  CONFIG_T_PATH, "", 0, 0, CONFIG_F_SECRET,                            \
 	  "file holding the dialback secret (empty: dialback off)")          \
+	X(FED_STREAM_MANAGEMENT, "federation", "stream_management",            \
+	  CONFIG_T_BOOL, "yes", 0, 0, 0,                                       \
+	  "XEP-0198 acks and resumption on S2S streams")                      \
 	X(TLS_CERT_FILES, "tls", "cert_files", CONFIG_T_PATHS, "", 0, 0, 0,    \
 	  "PEM certificate chains, one per domain or one multi-SAN")          \
 	X(TLS_KEY_FILES, "tls", "key_files", CONFIG_T_PATHS, "", 0, 0, 0,      \
@@ -161,6 +164,17 @@
 	  10000, CONFIG_DAY_MS, 0, "close S2S streams idle this long")         \
 	X(LIM_KEEPALIVE, "limits", "keepalive_interval", CONFIG_T_DURATION,    \
 	  "60s", 1000, CONFIG_DAY_MS, 0, "whitespace keepalive on idle streams") \
+	X(LIM_SM_ACK_EVERY, "limits", "sm_ack_every", CONFIG_T_COUNT, "20", 1, \
+	  100000, 0, "XEP-0198: request an ack after this many stanzas")      \
+	X(LIM_SM_ACK_INTERVAL, "limits", "sm_ack_interval", CONFIG_T_DURATION, \
+	  "1s", 100, 600000, 0,                                                \
+	  "XEP-0198: request an ack for stanzas unacked this long")          \
+	X(LIM_SM_ACK_TIMEOUT, "limits", "sm_ack_timeout", CONFIG_T_DURATION,   \
+	  "30s", 1000, 3600000, 0,                                             \
+	  "XEP-0198: a peer that does not ack this long is dead")            \
+	X(LIM_SM_RESUME_TIMEOUT, "limits", "sm_resume_timeout",                \
+	  CONFIG_T_DURATION, "5m", 0, CONFIG_DAY_MS, 0,                        \
+	  "XEP-0198: sessions are resumable this long (0: no resumption)")   \
 	X(LIM_BACKOFF_MIN, "limits", "backoff_min", CONFIG_T_DURATION, "2s",   \
 	  0, 3600000, 0, "first back-off after a failed route")                \
 	X(LIM_BACKOFF_MAX, "limits", "backoff_max", CONFIG_T_DURATION, "5m",   \

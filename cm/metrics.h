@@ -61,7 +61,15 @@ enum metrics_type { METRICS_COUNTER, METRICS_GAUGE, METRICS_HISTOGRAM };
 	X(HOME_NODES, METRICS_GAUGE, "s2sd_home_nodes_attached",               \
 	  "home nodes attached over XEP-0114", NULL, NULL, NULL)               \
 	X(HOME_STANZAS, METRICS_COUNTER, "s2sd_home_node_stanzas_total",       \
-	  "stanzas delivered to home nodes", NULL, NULL, NULL)
+	  "stanzas delivered to home nodes", NULL, NULL, NULL)                 \
+	X(SM_ACKS, METRICS_COUNTER, "s2sd_sm_acks_total",                      \
+	  "XEP-0198 acks received (in) and sent (out)", "direction", NULL,    \
+	  NULL)                                                                \
+	X(SM_RESENT, METRICS_COUNTER, "s2sd_sm_resent_total",                  \
+	  "unacknowledged stanzas sent again after a stream died", NULL, NULL, \
+	  NULL)                                                                \
+	X(SM_RESUMED, METRICS_COUNTER, "s2sd_sm_resumed_total",                \
+	  "XEP-0198 resumptions by side and result", "side", "result", NULL)
 
 enum metrics_id {
 #define METRICS_X(id, type, name, help, l1, l2, l3) METRICS_##id,

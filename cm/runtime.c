@@ -87,6 +87,11 @@ runtime_s2s_settings(const struct config *cfg, struct s2s_settings *set)
 	set->in_rate.grace_ms = config_num(cfg, CONFIG_LIM_IN_RATE_GRACE);
 	set->backoff_min_ms = config_num(cfg, CONFIG_LIM_BACKOFF_MIN);
 	set->backoff_max_ms = config_num(cfg, CONFIG_LIM_BACKOFF_MAX);
+	set->sm = config_bool(cfg, CONFIG_FED_STREAM_MANAGEMENT);
+	set->sm_ack_every = (uint32_t)config_num(cfg, CONFIG_LIM_SM_ACK_EVERY);
+	set->sm_ack_interval_ms = config_num(cfg, CONFIG_LIM_SM_ACK_INTERVAL);
+	set->sm_ack_timeout_ms = config_num(cfg, CONFIG_LIM_SM_ACK_TIMEOUT);
+	set->sm_resume_ms = config_num(cfg, CONFIG_LIM_SM_RESUME_TIMEOUT);
 }
 
 /* The TLS context (none in security "none"). */

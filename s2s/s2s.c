@@ -81,6 +81,11 @@ s2s__conn_opts(const struct s2s *s, enum s2s_role role, const char *local,
 	o->stream.xml = s->set.xml;
 	o->stream.step_timeout_ms = s->set.step_timeout_ms;
 	o->stream.idle_ms = s->set.idle_ms;
+	o->stream.sm = s->set.sm;
+	o->stream.sm_opts.ack_every = s->set.sm_ack_every;
+	o->stream.sm_opts.ack_interval_ms = s->set.sm_ack_interval_ms;
+	o->stream.sm_opts.ack_timeout_ms = s->set.sm_ack_timeout_ms;
+	o->stream.sm_resume_ms = s->set.sm_resume_ms;
 	o->tls = s->tls;
 	o->idle_ms = s->set.idle_ms;
 	o->keepalive_ms = s->set.keepalive_ms;
@@ -284,10 +289,14 @@ s2s_cb_closed(void *arg, struct s2s_conn *c, int err, const char *why)
 
 	(void)c;
 	(void)why;
-	if (l->vchan != NULL)
+	if (l->vchan != NULL) {
 		s2s__verify_chan_closed(l);
-	else if (l->role == S2S_ROLE_OUT)
+	} else if (l->role == S2S_ROLE_OUT) {
 		s2s__out_closed(l, err);
+		s2s__sm_out_closed(l);
+	} else {
+		s2s__sm_in_closed(l);
+	}
 	s2s_link_free(l);
 	s2s__maybe_done(s);
 }
@@ -296,6 +305,7 @@ const struct s2s_conn_cbs s2s__conn_cbs = {
     s2s_cb_is_local, s2s_cb_allowed_in, s2s_cb_authenticated,
     s2s_cb_stanza,   s2s_cb_db_key,     s2s_cb_db_verify,
     s2s_cb_verify_result, s2s_cb_pair_refused, s2s_cb_closed,
+    s2s__sm_cb_resume, s2s__sm_cb_resumed, s2s__sm_cb_resume_failed,
 };
 
 /* ---- the service ---- */
@@ -391,6 +401,7 @@ s2s_new(uv_loop_t *loop, const struct s2s_settings *set, struct tls_ctx *tls,
 	uv_timer_init(loop, &s->route_timer);
 	s->route_timer.data = s;
 	s2s__verify_init(s);
+	s2s__sm_init(s);
 	metrics_on_scrape(s2s_metrics_collect, s);
 	*out = s;
 	return 0;
@@ -531,6 +542,7 @@ s2s_on_timer_closed(uv_handle_t *h)
 
 	metrics_off_scrape(s2s_metrics_collect, s);
 	htab_free(s->per_addr, NULL);
+	s2s__sm_free(s);
 	s2s_rate_free(s->rate);
 	dialback_secret_free(s->db);
 	tls_ctx_unref(s->tls);
@@ -567,6 +579,7 @@ s2s_close(struct s2s *s, void (*cb)(void *arg), void *arg)
 	s->close_arg = arg;
 	s2s__out_cancel_all(s);
 	s2s__verify_close(s);
+	s2s__sm_close(s);
 	for (l = s->links; l != NULL; l = next) {
 		next = l->next;
 		s2s_conn_close(l->conn, 0, NULL);

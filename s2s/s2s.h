@@ -17,6 +17,12 @@
  * closes with policy-violation). Each limit hit counts in
  * s2sd_limit_hits_total{limit=<setting>} and logs one line.
  *
+ * XEP-0198 (settings sm*): stanzas an outbound stream sent and the peer
+ * did not acknowledge before the stream died are sent again first on the
+ * next stream to that domain (after a resumption between s2sd peers, only
+ * those the peer did not handle), or bounced remote-server-timeout when the
+ * route fails (s2s_resume.c).
+ *
  * Ownership: s2s_send and the deliver callback take the stanza; s2s_accept
  * takes CLIENT. The service references the TLS context and the policy, and
  * borrows the resolver (which must outlive it). s2s_close() closes every
@@ -63,6 +69,15 @@ struct s2s_settings {
 	struct s2s_rate_opts in_rate;   /* per remote domain */
 	uint64_t backoff_min_ms;
 	uint64_t backoff_max_ms;
+	/* XEP-0198 stream management (s2s_sm.h): offered, accepted and used
+	 * when on; <r/> after sm_ack_every stanzas or sm_ack_interval_ms of
+	 * unacked data; a peer silent sm_ack_timeout_ms after <r/> is dead;
+	 * sessions are kept (IN) and resumed (OUT) within sm_resume_ms. */
+	bool sm;
+	uint32_t sm_ack_every;
+	uint64_t sm_ack_interval_ms;
+	uint64_t sm_ack_timeout_ms;
+	uint64_t sm_resume_ms;
 };
 
 struct s2s_cbs {

@@ -65,6 +65,9 @@ s2s_admin_stream(const struct s2s *s, const struct s2s_link *l,
 	report_num(r, "queued_bytes", (int64_t)bytes);
 	report_num(r, "in", (int64_t)s2s_conn_stanzas_in(l->conn));
 	report_num(r, "out", (int64_t)s2s_conn_stanzas_out(l->conn));
+	/* XEP-0198: on or off, and what waits for an ack (OUT). */
+	report_str(r, "sm", s2s_stream_sm_on(st) ? "on" : "off");
+	report_num(r, "unacked", (int64_t)s2s_stream_sm_unacked(st));
 }
 
 void

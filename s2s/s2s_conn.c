@@ -382,6 +382,37 @@ s2s_conn_st_closed(void *arg, int err, const char *why)
 	s2s_conn_transport_close(c);
 }
 
+static bool
+s2s_conn_sm_resume_cb(void *arg, const char *previd, uint32_t *h)
+{
+	struct s2s_conn *c = arg;
+
+	return c->cbs.sm_resume != NULL &&
+	       c->cbs.sm_resume(c->arg, c, previd, h);
+}
+
+static bool
+s2s_conn_sm_resumed_cb(void *arg, const char *previd, uint32_t h)
+{
+	struct s2s_conn *c = arg;
+
+	return c->cbs.sm_resumed == NULL || c->cbs.sm_resumed(c->arg, c, previd,
+	                                                      h);
+}
+
+static void
+s2s_conn_sm_failed_cb(void *arg, const char *previd)
+{
+	struct s2s_conn *c = arg;
+
+	if (c->cbs.sm_resume_failed != NULL)
+		c->cbs.sm_resume_failed(c->arg, c, previd);
+}
+
+static const struct s2s_stream_sm_cbs s2s_conn_sm_cbs = {
+    s2s_conn_sm_resume_cb, s2s_conn_sm_resumed_cb, s2s_conn_sm_failed_cb,
+};
+
 static const struct s2s_stream_cbs s2s_conn_stream_cbs = {
     s2s_conn_st_send,          s2s_conn_st_starttls,
     s2s_conn_st_is_local,      s2s_conn_st_allowed_in,
@@ -582,6 +613,7 @@ s2s_conn_new(uv_loop_t *loop, uv_tcp_t *tcp, const struct s2s_conn_opts *opts,
 	c->m_bytes[1] = metrics_series(METRICS_BYTES, "out", NULL, NULL);
 	c->st = s2s_stream_new(&c->opts.stream, &s2s_conn_stream_cbs, c,
 	                       uv_now(loop));
+	s2s_stream_set_sm_cbs(c->st, &s2s_conn_sm_cbs);
 	tcp->data = c;
 	uv_timer_init(loop, &c->timer);
 	c->timer.data = c;
@@ -617,11 +649,40 @@ s2s_conn_send(struct s2s_conn *c, const struct stanza *st)
 
 	if (c->closed_reported)
 		return -ENOTCONN;
+	/* XEP-0198 timers start at the send. */
+	s2s_stream_set_time(c->st, s2s_conn_now(c));
 	if ((rc = s2s_stream_send_stanza(c->st, st)) == 0) {
 		c->stanzas_out++;
 		metrics_series_add(c->m_stanzas[1], 1);
 	}
+	if (!c->transport_closing)
+		s2s_conn_arm(c);
 	return rc;
+}
+
+int
+s2s_conn_sm_resume(struct s2s_conn *c, const char *previd)
+{
+	int rc;
+
+	if (c->closed_reported)
+		return -ENOTCONN;
+	rc = s2s_stream_sm_resume(c->st, previd);
+	if (!c->transport_closing)
+		s2s_conn_arm(c);
+	return rc;
+}
+
+struct s2s_sm_item *
+s2s_conn_sm_take(struct s2s_conn *c)
+{
+	return s2s_stream_sm_take(c->st);
+}
+
+void
+s2s_conn_sm_forget(struct s2s_conn *c)
+{
+	s2s_stream_sm_forget(c->st);
 }
 
 int

@@ -60,6 +60,14 @@ struct s2s_conn_cbs {
 	/* The stream is over (ERR 0: clean close). Once. */
 	void (*closed)(void *arg, struct s2s_conn *c, int err,
 	               const char *why);
+	/* XEP-0198 resumption, as in struct s2s_stream_sm_cbs (NULL: not
+	 * supported). */
+	bool (*sm_resume)(void *arg, struct s2s_conn *c, const char *previd,
+	                  uint32_t *h);
+	bool (*sm_resumed)(void *arg, struct s2s_conn *c, const char *previd,
+	                   uint32_t h);
+	void (*sm_resume_failed)(void *arg, struct s2s_conn *c,
+	                         const char *previd);
 };
 
 /* Returns owned (it frees itself after closing). OPTS and CBS copied. */
@@ -76,6 +84,10 @@ int s2s_conn_send_verify(struct s2s_conn *c, const char *local,
                          const char *remote, const char *id, const char *key);
 /* OUT: piggyback LOCAL on this ready stream (s2s_stream_add_pair). */
 int s2s_conn_add_pair(struct s2s_conn *c, const char *local);
+/* XEP-0198 (s2s_stream_sm_resume, _sm_take, _sm_forget on the stream). */
+int s2s_conn_sm_resume(struct s2s_conn *c, const char *previd);
+struct s2s_sm_item *s2s_conn_sm_take(struct s2s_conn *c);
+void s2s_conn_sm_forget(struct s2s_conn *c);
 void s2s_conn_dialback_verified(struct s2s_conn *c, const char *local,
                                 const char *remote, bool valid, int err);
 /* Stop reading for MS milliseconds (rate limits): what was already read is

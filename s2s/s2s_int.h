@@ -10,6 +10,8 @@
 struct dialback_secret;
 struct htab;
 struct s2s_attempt;
+struct s2s_orphans;
+struct s2s_sm_table;
 struct s2s_vchan;
 struct s2s_vreq;
 
@@ -44,6 +46,8 @@ struct s2s {
 	struct s2s_vchan *vchans;       /* verification streams being set up */
 	struct s2s_vreq *vreqs;         /* dialback verifications under way */
 	uv_timer_t verify_timer;
+	struct s2s_sm_table *smtab;     /* IN sessions kept for resumption */
+	struct s2s_orphans *orphans;    /* OUT stanzas waiting to resume */
 	bool closing;
 	void (*close_cb)(void *arg);
 	void *close_arg;
@@ -97,5 +101,30 @@ void s2s__out_probe(struct s2s *s, const char *local, const char *remote,
                     uint64_t connid, s2s_probe_done *done, void *arg);
 /* Reload: bounce and stop routes whose remote the policy now denies. */
 void s2s__out_policy_changed(struct s2s *s);
+/* XEP-0198: routes towards REMOTE held while a session is resumed go on. */
+void s2s__out_release_held(struct s2s *s, const char *remote);
+
+/* s2s_resume.c: XEP-0198 across streams (see there). */
+void s2s__sm_init(struct s2s *s);
+/* Shutdown: bounce what waits for a resumption; _free also frees. */
+void s2s__sm_close(struct s2s *s);
+void s2s__sm_free(struct s2s *s);
+/* The connection of L closed (from the closed callback, after the
+ * attempts were told): keep or hand on its XEP-0198 state. */
+void s2s__sm_in_closed(struct s2s_link *l);
+void s2s__sm_out_closed(struct s2s_link *l);
+/* OUT: a pair towards REMOTE is authenticated on L: true when its route
+ * must wait for a resumption (released with s2s__out_release_held). */
+bool s2s__sm_hold(struct s2s_link *l, const char *remote);
+/* The route of (LOCAL, REMOTE) failed: bounce its stanzas waiting here. */
+void s2s__sm_route_failed(struct s2s *s, const char *local,
+                          const char *remote);
+/* The resumption callbacks of struct s2s_conn_cbs (ARG: the link). */
+bool s2s__sm_cb_resume(void *arg, struct s2s_conn *c, const char *previd,
+                       uint32_t *h);
+bool s2s__sm_cb_resumed(void *arg, struct s2s_conn *c, const char *previd,
+                        uint32_t h);
+void s2s__sm_cb_resume_failed(void *arg, struct s2s_conn *c,
+                              const char *previd);
 
 #endif

@@ -36,6 +36,8 @@ struct s2s_attempt {
 	int last_err;
 	int cancel_err;         /* why a lookup or connect was cancelled */
 	bool piggy;             /* riding on another route's stream */
+	bool held;              /* authenticated, waiting for a XEP-0198
+	                         * resumption towards its remote domain */
 	s2s_probe_done *probe;  /* a test attempt (route NULL): its result */
 	void *probe_arg;
 	struct s2s_link *link;  /* the connection, once connected */
@@ -106,6 +108,7 @@ s2s_out_fail(struct s2s_attempt *a, int err)
 	}
 	s2s_route_set_data(a->route, NULL);
 	s2s_route_failed(a->route, err, a->opened, uv_now(s->loop));
+	s2s__sm_route_failed(s, a->local, a->remote);
 	s2s_out_free(a);
 	s2s__route_timer_arm(s);
 	s2s__maybe_done(s);
@@ -402,6 +405,11 @@ s2s__out_authenticated(struct s2s_link *l, const char *local,
 
 	if (a == NULL)
 		return;
+	/* XEP-0198: stanzas of a dead stream to this domain go first. */
+	if (a->probe == NULL && s2s__sm_hold(l, remote)) {
+		a->held = true;
+		return;
+	}
 	a->ready = true;
 	if (a->probe != NULL) {
 		/* A test only: report, then close the stream properly. */
@@ -412,6 +420,25 @@ s2s__out_authenticated(struct s2s_link *l, const char *local,
 	}
 	s2s_route_ready(a->route, uv_now(a->s->loop));
 	s2s__route_timer_arm(a->s);
+}
+
+void
+s2s__out_release_held(struct s2s *s, const char *remote)
+{
+	struct s2s_attempt *a;
+
+	/* From the head each time: a release may end other attempts. */
+	for (;;) {
+		for (a = s->attempts; a != NULL; a = a->next)
+			if (a->held && strcmp(a->remote, remote) == 0)
+				break;
+		if (a == NULL)
+			return;
+		a->held = false;
+		a->ready = true;
+		s2s_route_ready(a->route, uv_now(s->loop));
+		s2s__route_timer_arm(s);
+	}
 }
 
 /* A piggybacked pair was refused: this route gets its own connection. */
@@ -455,6 +482,7 @@ s2s_out_one_closed(struct s2s_attempt *a, struct s2s_link *l, int err)
 
 	if (s2s_stream_peer_opened(s2s_conn_stream(l->conn)))
 		a->opened = true;
+	a->held = false;        /* not ready: it fails over like one */
 	if (a->ready && a->route == NULL) {
 		s2s_out_free(a);                /* a test attempt, reported */
 		return;

@@ -54,6 +54,8 @@ struct s2s_route {
 	unsigned failures;
 	int last_err;                   /* of the last failure */
 	bool last_opened;
+	bool sm_opened;                 /* holds stanzas a peer had opened a
+	                                 * stream for (s2s_routes_requeue) */
 	uint64_t backoff_until;
 	uint64_t timer_at;              /* ROUTE_NO_TIMER: none */
 	size_t heap_idx;
@@ -647,6 +649,7 @@ s2s_route_ready(struct s2s_route *r, uint64_t now)
 		       r->remote, s2s_route_state_name(r->state));
 	route_enter_state(r, S2S_ROUTE_READY);
 	r->failures = 0;
+	r->sm_opened = false;
 	/* Pop before each send: a send callback may close or fail the route,
 	 * which then owns what is left. */
 	while (r->state == S2S_ROUTE_READY && (st = route_take(r)) != NULL)
@@ -665,6 +668,8 @@ s2s_route_failed(struct s2s_route *r, int err, bool opened, uint64_t now)
 		       r->remote, s2s_route_state_name(r->state));
 	if (r->failures < UINT_MAX)
 		r->failures++;
+	opened = opened || r->sm_opened;
+	r->sm_opened = false;
 	r->last_err = err;
 	r->last_opened = opened;
 	window = route_backoff_window(&t->opts, r->failures);
@@ -710,6 +715,79 @@ s2s_route_flush_bounce(struct s2s_route *r, int err)
 		         "route flush local=%s remote=%s stanzas=%zu reason=%s",
 		         r->local, r->remote, l.count, err_name(err));
 	route_reject_list(r, &l, route_err_cond(err), err);
+}
+
+/* XEP-0198 re-sends. */
+
+/* Put STS[N] before what R queues, in order. */
+static void
+route_push_front(struct s2s_route *r, struct stanza **sts, size_t n)
+{
+	struct route_list front = {0};
+	size_t i, size;
+
+	for (i = 0; i < n; i++) {
+		size = route_stanza_size(r->t, sts[i]);
+		route_list_push(&front, sts[i], size);
+		r->t->total_bytes += size;
+	}
+	if (front.head == NULL)
+		return;
+	front.tail->next = r->q.head;
+	if (r->q.tail == NULL)
+		r->q.tail = front.tail;
+	r->q.head = front.head;
+	r->q.count += front.count;
+	r->q.bytes += front.bytes;
+}
+
+void
+s2s_routes_requeue(struct s2s_routes *t, const char *local,
+                   const char *remote, struct stanza **sts, size_t n,
+                   uint64_t now)
+{
+	struct s2s_route *r = s2s_routes_find(t, local, remote);
+	size_t i;
+
+	if (r == NULL)
+		r = route_new(t, local, remote);
+	log_debug(LOG_SUB_S2S, r->id, "route requeue local=%s remote=%s "
+	          "stanzas=%zu state=%s", local, remote, n,
+	          s2s_route_state_name(r->state));
+	if (t->closing_err != 0 || r->state == S2S_ROUTE_BACKOFF) {
+		for (i = 0; i < n; i++)
+			route_reject(r, sts[i], t->closing_err != 0
+			             ? route_err_cond(t->closing_err)
+			             : route_fail_cond(r->last_err, true),
+			             t->closing_err != 0 ? t->closing_err
+			                                 : r->last_err);
+		return;
+	}
+	/* A send may close the route: the rest then waits like a queue. */
+	for (i = 0; i < n && r->state == S2S_ROUTE_READY && r->q.count == 0;
+	     i++)
+		t->cbs.send(t->arg, r, sts[i]);
+	if (i == n)
+		return;
+	r->sm_opened = true;
+	route_push_front(r, sts + i, n - i);
+	if (r->state == S2S_ROUTE_IDLE)
+		route_connect(r);
+	(void)now;
+}
+
+enum s2s_route_state
+s2s_routes_kick(struct s2s_routes *t, const char *local, const char *remote,
+                uint64_t now)
+{
+	struct s2s_route *r = s2s_routes_find(t, local, remote);
+
+	(void)now;
+	if (r == NULL)
+		r = route_new(t, local, remote);
+	if (t->closing_err == 0 && r->state == S2S_ROUTE_IDLE)
+		route_connect(r);
+	return r->state;
 }
 
 /* Timers. */

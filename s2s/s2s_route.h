@@ -107,6 +107,20 @@ void s2s_route_closed(struct s2s_route *r, uint64_t now);
  * state (used when policy changes deny the route). */
 void s2s_route_flush_bounce(struct s2s_route *r, int err);
 
+/* XEP-0198: STS[N] (taken) were sent on a stream that died before they
+ * were acknowledged. They go back to the front of the route of (LOCAL,
+ * REMOTE), in order, before anything newer and beyond the queue bounds
+ * (they were accepted once): an IDLE route connects again, a READY one with
+ * nothing waiting sends them at once, one in back-off bounces them. As the
+ * peer had opened a stream, a failure bounces them remote-server-timeout. */
+void s2s_routes_requeue(struct s2s_routes *t, const char *local,
+                        const char *remote, struct stanza **sts, size_t n,
+                        uint64_t now);
+/* Have the route of (LOCAL, REMOTE) connect even with nothing queued (a
+ * session to resume); created when needed. Returns its state after. */
+enum s2s_route_state s2s_routes_kick(struct s2s_routes *t, const char *local,
+                                     const char *remote, uint64_t now);
+
 /* Earliest timer (UINT64_MAX when none) and the timer for it: routes whose
  * back-off window ended go back to IDLE (nothing waits during back-off: the
  * next stanza connects), idle routes due to be forgotten are freed. */

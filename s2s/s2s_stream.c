@@ -213,10 +213,17 @@ s2s_stream_condition(int err)
 	}
 }
 
-/* <stream:error><COND/><text>TEXT</text></stream:error></stream:stream> */
 void
 s2s_stream__fail(struct s2s_stream *st, int err, const char *condname,
                  const char *text)
+{
+	s2s_stream__fail_app(st, err, condname, text, NULL);
+}
+
+/* <stream:error><COND/><text>TEXT</text>APP</stream:error></stream:stream> */
+void
+s2s_stream__fail_app(struct s2s_stream *st, int err, const char *condname,
+                     const char *text, const char *app)
 {
 	struct stanza *cond, *txt;
 	struct util_buf b = {0};
@@ -240,6 +247,8 @@ s2s_stream__fail(struct s2s_stream *st, int err, const char *condname,
 		util_buf_puts(&b, "<stream:error>");
 		stanza_serialize(cond, S2S_NS_SERVER, &b);
 		stanza_serialize(txt, S2S_NS_SERVER, &b);
+		if (app != NULL)
+			util_buf_puts(&b, app);
 		util_buf_puts(&b, "</stream:error></stream:stream>");
 		st->close_sent = true;
 		s2s_stream__send(st, b.data, b.len);
@@ -319,6 +328,8 @@ s2s_stream__pair_valid(struct s2s_stream *st, struct s2s_pair *p)
 	         st->opts.role == S2S_ROLE_IN ? "in" : "out", p->local,
 	         p->remote, s2s_auth_name(p->how), st->tls_on ? "yes" : "no");
 	st->cbs.authenticated(st->arg, p->local, p->remote, p->how);
+	/* After the callback: it may ask to resume a session instead. */
+	s2s_stream__sm_after_auth(st);
 }
 
 /* Dialback is allowed where a secret is set and, without TLS, only when
@@ -413,6 +424,10 @@ s2s_on_stanza(void *arg, struct stanza *el)
 	if (s2s_stream__is(el, XMLSTREAM_NS_STREAMS, "error")) {
 		s2s_on_stream_error(st, el);
 		stanza_free(el);
+	} else if (strcmp(stanza_ns(el), S2S_NS_SM) == 0) {
+		/* XEP-0198 elements, also while closing (the final <a/>). */
+		s2s_stream__sm_element(st, el);
+		stanza_free(el);
 	} else if (st->state == S2S_ST_CLOSING &&
 	           (st->opts.role != S2S_ROLE_IN || st->auth == S2S_AUTH_NONE)) {
 		stanza_free(el);    /* nothing to negotiate while leaving */
@@ -433,6 +448,7 @@ s2s_on_close(void *arg)
 	bool was_ready = st->state == S2S_ST_READY ||
 	                 st->state == S2S_ST_CLOSING;
 
+	s2s_stream__sm_final_ack(st);
 	if (!st->close_sent) {
 		st->close_sent = true;
 		s2s_stream__send(st, "</stream:stream>", 16);
@@ -512,6 +528,7 @@ s2s_stream_free(struct s2s_stream *st)
 		free(r->key);
 		free(r);
 	}
+	s2s_stream__sm_free(st);
 	xmlstream_free(st->xml);
 	free(st->local);
 	free(st->remote);
@@ -591,6 +608,12 @@ s2s_stream_dialback_verified(struct s2s_stream *st, const char *local,
 		s2s_stream__in_verified(st, local, remote, valid, err);
 }
 
+void
+s2s_stream_set_time(struct s2s_stream *st, uint64_t now)
+{
+	st->now = now;
+}
+
 int
 s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s)
 {
@@ -600,7 +623,10 @@ s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s)
 	struct jid *jf = NULL, *jt = NULL;
 	const char *f = stanza_attr(s, "from"), *t = stanza_attr(s, "to");
 
-	if (st->state != S2S_ST_READY || f == NULL || t == NULL ||
+	/* While a session is being resumed nothing may be sent: it would be
+	 * counted in neither session. */
+	if (st->state != S2S_ST_READY || st->sm_state == S2S_SMS_RESUMING ||
+	    f == NULL || t == NULL ||
 	    jid_parse(f, strlen(f), &jf, NULL, 0) < 0 ||
 	    jid_parse(t, strlen(t), &jt, NULL, 0) < 0) {
 		jid_free(jf);
@@ -620,6 +646,7 @@ s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s)
 	}
 	s2s_stream__send(st, b.data, b.len);
 	util_buf_free(&b);
+	s2s_stream__sm_sent(st, s, from, to);
 	return 0;
 }
 
@@ -649,6 +676,7 @@ s2s_stream_close(struct s2s_stream *st, int err, const char *text,
 	}
 	if (!st->header_sent && st->opts.role == S2S_ROLE_IN)
 		s2s_stream__send_header(st, st->local, st->remote);
+	s2s_stream__sm_final_ack(st);
 	st->close_sent = true;
 	s2s_stream__send(st, "</stream:stream>", 16);
 	s2s_stream__enter(st, S2S_ST_CLOSING);
@@ -657,13 +685,20 @@ s2s_stream_close(struct s2s_stream *st, int err, const char *text,
 uint64_t
 s2s_stream_deadline(const struct s2s_stream *st)
 {
-	return st->closed_reported ? UINT64_MAX : st->deadline;
+	uint64_t sm;
+
+	if (st->closed_reported)
+		return UINT64_MAX;
+	sm = s2s_stream__sm_deadline(st);
+	return sm < st->deadline ? sm : st->deadline;
 }
 
 void
 s2s_stream_tick(struct s2s_stream *st, uint64_t now)
 {
 	st->now = now;
+	if (!st->closed_reported)
+		s2s_stream__sm_tick(st);
 	if (st->closed_reported || now < st->deadline)
 		return;
 	if (st->state == S2S_ST_CLOSING) {

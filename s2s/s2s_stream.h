@@ -15,6 +15,15 @@
  * passed by the peer's input (xmlstream_limit) and a negotiation step that
  * times out each count in s2sd_limit_hits_total and log one line.
  *
+ * XEP-0198 (opts.sm, s2s_stream_sm.c): IN offers <sm/> and accepts
+ * <enable/> or <resume/> once a pair is authenticated, counts the stanzas it
+ * hands to the stanza callback and answers <r/> (and sends a last <a/>
+ * before its closing tag); OUT enables it with resumption when offered,
+ * keeps every stanza it sends until an <a/> covers it, asks with <r/> after
+ * ack_every stanzas or ack_interval_ms, and fails the stream (connection-
+ * timeout) when an answer is ack_timeout_ms late. What OUT did not get
+ * acknowledged is taken with s2s_stream_sm_take() by the owner.
+ *
  * Roles: S2S_ROLE_OUT (we initiate: we know LOCAL and REMOTE from the
  * start) and S2S_ROLE_IN (we receive: LOCAL comes from the peer's 'to',
  * REMOTE from its 'from' and its authentication).
@@ -30,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "s2s/s2s_sm.h"
 #include "xmpp/xmlstream.h"
 
 struct stanza;
@@ -56,6 +66,11 @@ struct s2s_stream_opts {
 	uint64_t step_timeout_ms;       /* each negotiation step; 0: 30 s */
 	uint64_t connid;        /* for log lines */
 	uint64_t idle_ms;       /* IN: advertised as XEP-0478 idle-seconds */
+	/* XEP-0198: IN offers it and accepts <enable/> once authenticated;
+	 * OUT enables it (asking for resumption) when offered. */
+	bool sm;
+	struct s2s_sm_opts sm_opts;
+	uint64_t sm_resume_ms;  /* IN: grant resumption this long (0: no) */
 };
 
 /* The peer certificate checked against one domain (0 = fine). */
@@ -110,6 +125,21 @@ struct s2s_stream_cbs {
 	void (*closed)(void *arg, int err, const char *why);
 };
 
+/* XEP-0198 resumption (set with s2s_stream_set_sm_cbs; NULL members:
+ * unsupported). Fired like the others, with the stream's ARG. */
+struct s2s_stream_sm_cbs {
+	/* IN: the peer, authenticated on this stream, asks to resume session
+	 * PREVID: true and *H (the handled count kept for it), or false
+	 * (<failed/> follows). */
+	bool (*resume)(void *arg, const char *previd, uint32_t *h);
+	/* OUT: the peer resumed PREVID and handled H of what we had sent in
+	 * it: false when H is impossible (the stream then fails). */
+	bool (*resumed)(void *arg, const char *previd, uint32_t h);
+	/* OUT: the peer could not resume PREVID (a fresh session is being
+	 * enabled on this stream instead). */
+	void (*resume_failed)(void *arg, const char *previd);
+};
+
 /* OPTS (and its strings) and CBS are copied. Returns owned. */
 struct s2s_stream *s2s_stream_new(const struct s2s_stream_opts *opts,
                                   const struct s2s_stream_cbs *cbs,
@@ -131,6 +161,9 @@ void s2s_stream_tls_done(struct s2s_stream *st, int status, uint64_t now);
 void s2s_stream_dialback_verified(struct s2s_stream *st, const char *local,
                                   const char *remote, bool valid, int err,
                                   uint64_t now);
+/* The time for the calls below that take none (send_stanza, add_pair,
+ * keepalive): set it before them. */
+void s2s_stream_set_time(struct s2s_stream *st, uint64_t now);
 /* OUT: send ST (borrowed) from LOCAL; verbatim when namespace-safe. 0, or
  * -ENOTCONN when the pair is not authenticated or the stream not ready, or
  * -EMSGSIZE when it is larger than the peer's XEP-0478 max-bytes (nothing
@@ -179,5 +212,35 @@ const char *s2s_auth_name(enum s2s_auth how);
 /* True when (LOCAL, REMOTE) is authenticated on this stream. */
 bool s2s_stream_has_pair(const struct s2s_stream *st, const char *local,
                          const char *remote);
+
+/* XEP-0198: resumption callbacks (copied), before s2s_stream_start(). */
+void s2s_stream_set_sm_cbs(struct s2s_stream *st,
+                           const struct s2s_stream_sm_cbs *cbs);
+/* XEP-0198. OUT, from the authenticated callback of the stream's first
+ * pair: resume session PREVID instead of enabling a new one (answered
+ * through sm_resumed / sm_resume_failed). 0, or -ENOTSUP when the peer
+ * does not offer stream management (or it is off or already under way). */
+int s2s_stream_sm_resume(struct s2s_stream *st, const char *previd);
+/* Stream management is enabled (or being enabled) on this stream. */
+bool s2s_stream_sm_on(const struct s2s_stream *st);
+/* OUT: stanzas sent and not acknowledged yet. */
+size_t s2s_stream_sm_unacked(const struct s2s_stream *st);
+/* The resumable session id (IN: ours; OUT: the peer's), or NULL. */
+const char *s2s_stream_sm_id(const struct s2s_stream *st);
+/* IN: stanzas handled in the session so far (h). */
+uint32_t s2s_stream_sm_h(const struct s2s_stream *st);
+/* IN: the session may be resumed: resumption was granted and the stream
+ * did not end with a closing handshake or a stream error (only the
+ * transport died under it). */
+bool s2s_stream_sm_resumable(const struct s2s_stream *st);
+/* IN: the session was taken over by another stream: not resumable. */
+void s2s_stream_sm_forget(struct s2s_stream *st);
+/* OUT: the oldest unacknowledged stanza (returns owned), or NULL. */
+struct s2s_sm_item *s2s_stream_sm_take(struct s2s_stream *st);
+/* The Ith authenticated pair (false past the last). */
+bool s2s_stream_pair_at(const struct s2s_stream *st, size_t i,
+                        const char **local, const char **remote);
+/* True when some pair with remote domain REMOTE is authenticated. */
+bool s2s_stream_has_remote(const struct s2s_stream *st, const char *remote);
 
 #endif

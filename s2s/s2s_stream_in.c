@@ -76,6 +76,7 @@ s2s_in_features(struct s2s_stream *st)
 		stanza_serialize(mechs, S2S_NS_SERVER, &b);
 	if (db != NULL)
 		stanza_serialize(db, S2S_NS_SERVER, &b);
+	s2s_stream__sm_features(st, &b);
 	stanza_serialize(lim, S2S_NS_SERVER, &b);
 	util_buf_puts(&b, "</stream:features>");
 	s2s_stream__send(st, b.data, b.len);
@@ -392,6 +393,8 @@ s2s_in_stanza(struct s2s_stream *st, struct stanza *el)
 	} else {
 		jid_free(jf);
 		jid_free(jt);
+		/* XEP-0198 h: what is handed on counts as handled. */
+		s2s_stream__sm_handled(st);
 		st->cbs.stanza(st->arg, el);
 		return;
 	}

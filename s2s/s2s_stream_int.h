@@ -4,6 +4,7 @@
 #ifndef S2SD_S2S_STREAM_INT_H
 #define S2SD_S2S_STREAM_INT_H
 
+#include "cm/util.h"
 #include "s2s/s2s_stream.h"
 
 #define S2S_NS_SERVER "jabber:server"
@@ -32,6 +33,14 @@ enum s2s_state {
 	S2S_ST_CLOSING,         /* we sent </stream:stream> */
 	S2S_ST_CLOSED,
 	S2S_ST_COUNT,
+};
+
+/* XEP-0198 on this stream (s2s_stream_sm.c). */
+enum s2s_sm_state {
+	S2S_SMS_OFF,
+	S2S_SMS_ENABLING,       /* OUT: <enable/> sent */
+	S2S_SMS_RESUMING,       /* OUT: <resume/> sent */
+	S2S_SMS_ON,
 };
 
 enum s2s_pair_state { S2S_PAIR_PENDING, S2S_PAIR_VALID };
@@ -78,6 +87,14 @@ struct s2s_stream {
 	struct s2s_pair pairs[S2S_MAX_PAIRS];
 	size_t npairs;
 	struct s2s_verify_req *verifies;
+	struct s2s_stream_sm_cbs smcbs;
+	struct s2s_sm *sm;      /* XEP-0198 counters, NULL until used */
+	enum s2s_sm_state sm_state;
+	bool sm_offered;        /* OUT: the peer offers it */
+	bool sm_tried;          /* OUT: enable or resume was sent */
+	char *sm_id;            /* resumable session (IN ours, OUT peer's) */
+	char *sm_previd;        /* OUT: the session being resumed */
+	uint64_t sm_wait_until; /* OUT: answer to enable/resume due */
 };
 
 /* Core (s2s_stream.c). */
@@ -97,6 +114,10 @@ void s2s_stream__send_db(struct s2s_stream *st, const char *name,
  * report closed(ERR). */
 void s2s_stream__fail(struct s2s_stream *st, int err, const char *cond,
                       const char *text);
+/* The same with APP (serialised XML, may be NULL) after the condition: an
+ * application-specific condition (RFC 6120 4.9.4). */
+void s2s_stream__fail_app(struct s2s_stream *st, int err, const char *cond,
+                          const char *text, const char *app);
 /* Report closed(ERR, WHY) once, without sending anything. */
 void s2s_stream__report_closed(struct s2s_stream *st, int err,
                                const char *why);
@@ -116,6 +137,25 @@ struct s2s_pair *s2s_stream__pair_add(struct s2s_stream *st,
 void s2s_stream__pair_valid(struct s2s_stream *st, struct s2s_pair *p);
 bool s2s_stream__dialback_usable(const struct s2s_stream *st);
 void s2s_stream__setstr(char **dst, const char *src);
+
+/* XEP-0198 (s2s_stream_sm.c). */
+void s2s_stream__sm_features(struct s2s_stream *st, struct util_buf *b);
+void s2s_stream__sm_out_features(struct s2s_stream *st,
+                                 const struct stanza *features);
+/* OUT: the first pair is valid (after the authenticated callback). */
+void s2s_stream__sm_after_auth(struct s2s_stream *st);
+/* An element in the XEP-0198 namespace (borrowed). */
+void s2s_stream__sm_element(struct s2s_stream *st, const struct stanza *el);
+/* IN: a stanza is handed to the stanza callback. */
+void s2s_stream__sm_handled(struct s2s_stream *st);
+/* OUT: S (borrowed) was written for (LOCAL, REMOTE). */
+void s2s_stream__sm_sent(struct s2s_stream *st, const struct stanza *s,
+                         const char *local, const char *remote);
+/* IN: our last <a/> before the closing tag. */
+void s2s_stream__sm_final_ack(struct s2s_stream *st);
+uint64_t s2s_stream__sm_deadline(const struct s2s_stream *st);
+void s2s_stream__sm_tick(struct s2s_stream *st);
+void s2s_stream__sm_free(struct s2s_stream *st);
 
 /* Receiving role (s2s_stream_in.c). */
 void s2s_stream__in_header(struct s2s_stream *st, const struct stanza *hdr);

@@ -185,6 +185,7 @@ s2s_out_features(struct s2s_stream *st, const struct stanza *f)
 	if (log_wants(LOG_LEVEL_DEBUG, LOG_SUB_S2S))
 		s2s_out_log_features(st, f);
 	s2s_out_limits(st, f);
+	s2s_stream__sm_out_features(st, f);
 	if (stanza_child(f, S2S_NS_DB_FEATURE, "dialback") != NULL)
 		st->db_offered = true;
 	if (!st->tls_on && tls != NULL && st->opts.security != S2S_SEC_NONE) {

@@ -28,7 +28,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz f = {.locals = fz_locals};
 	struct s2s_stream_opts o = {.role = S2S_ROLE_OUT, .sasl_external = true,
 	                            .dialback = true, .local = "a.test",
-	                            .remote = "b.test"};
+	                            .remote = "b.test", .sm = true,
+	                            .sm_opts = {2, 1000, 5000}};
 	size_t pos, chunk;
 	uint64_t now = 1;
 	char why[128];

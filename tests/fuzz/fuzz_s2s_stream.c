@@ -26,7 +26,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz f = {.locals = fz_locals};
 	struct s2s_stream_opts o = {.role = S2S_ROLE_IN, .sasl_external = true,
 	                            .dialback = true, .tls_available = true,
-	                            .require_valid_certs = true};
+	                            .require_valid_certs = true, .sm = true,
+	                            .sm_opts = {2, 1000, 5000}};
 	size_t pos, chunk;
 	uint64_t now = 1;
 	char why[128];

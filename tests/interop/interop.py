@@ -30,7 +30,7 @@ from harness.server import Ctx                          # noqa: E402
 # Host numbers in the namespace: 127.0.0.N and ULA::N.
 HOSTS = {"prosody.test": 2, "ejabberd.test": 3, "cm.test": 4}
 DEAD = scenarios.DEAD_HOST
-USER_SLUGS = ["m1", "m2", "m3", "v1", "v2", "v3", "r", "f"]
+USER_SLUGS = ["m1", "m2", "m3", "v1", "v2", "v3", "r", "f", "k"]
 
 
 def parse_args(argv):
@@ -151,8 +151,8 @@ class Suite:
     # -- the run --
     def run(self):
         for mode in self.args.modes:
-            kinds = ["mode", "verify"] + (["refusal", "srv"] if mode is M.TLS_VALID
-                                          else []) + \
+            kinds = ["mode", "verify"] + (["refusal", "srv", "sm"]
+                                          if mode is M.TLS_VALID else []) + \
                 (["restart"] if mode is M.NO_TLS else [])
             if any(wanted(self.args, k, mode) for k in kinds):
                 self.block(mode)
@@ -190,6 +190,10 @@ class Suite:
                 for p in self.pairs:
                     if p.L.kind != "prosody-home":
                         self.scenario(p, "srv", mode, broken)
+                # XEP-0198: s2sd with Prosody, which supports it on S2S
+                for p in self.pairs:
+                    if p.L.kind == "s2sd" and p.R.kind == "prosody":
+                        self.scenario(p, "sm", mode, broken)
         finally:
             for s in self.servers.values():
                 s.stop()

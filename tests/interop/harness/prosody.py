@@ -26,6 +26,11 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 s2s_require_encryption = {require_encryption}
 s2s_secure_auth = {secure_auth}
+-- XEP-0198 on S2S (scenario 7): Prosody 0.12 offers <sm/> on s2sin and
+-- answers <r/>; on s2sout it enables it when the features after
+-- authentication offer it (SASL EXTERNAL: tls-valid mode). It resumes c2s
+-- sessions only: <enabled resume='true'/> on S2S comes without an id.
+smacks_enabled_s2s = true
 -- lua-unbound treats .test as a local zone unless told otherwise
 unbound = {{ options = {{ ["local-zone:"] = "test. transparent" }} }}
 ssl = {{ certificate = "{cert}", key = "{key}", cafile = "{ca}" }}
@@ -85,7 +90,7 @@ class Prosody(Server):
         hcert, hkey = self.ctx.ca.pair(self.home_domain, mode.valid_certs)
         bcert, bkey = self.ctx.ca.self_signed(self.bad_domain)
         modules = ["roster", "saslauth", "disco", "ping", "admin_shell",
-                   "admin_socket"]
+                   "admin_socket", "smacks"]
         if mode.tls:
             modules.append("tls")
         if not mode.valid_certs:    # TLS-valid mode: SASL EXTERNAL or nothing

@@ -7,6 +7,7 @@ TLS version seen on the wire, and on failure the step, the reason and the log
 lines that explain it. A scenario never stops the run: it returns a Result.
 """
 import re
+import subprocess
 import time
 import traceback
 
@@ -420,6 +421,82 @@ def s_restart(t, count=30, interval=0.1):
     t.collect_streams(("out",))
 
 
+def s_sm(t, count=10000):
+    """Scenario 7 (XEP-0198, s2sd and Prosody): acks observed in both
+    directions in the logs; then the TCP connection from L (s2sd) to R is
+    killed (ss -K, the processes live on) while COUNT numbered messages flow
+    to R: every message must be delivered or bounced, none lost. Prosody
+    does not resume S2S sessions, so s2sd sends every unacknowledged stanza
+    again: duplicates are possible and counted, not failed."""
+    L, R = t.L, t.R
+    lu, ru = t.pair.users("k")
+    t.pair.mark()
+    t.deliver(lu, ru, "s7 warm-up out")
+    t.deliver(ru, lu, "s7 warm-up in")
+    for i in range(30):         # enough for <r/> both ways
+        lu.send_message(ru.jid, "s7 ack out %d" % i)
+        ru.send_message(lu.jid, "s7 ack in %d" % i)
+    t.step("XEP-0198 acks in both directions in the logs")
+    checks = [
+        (L, "out sm enabled remote=%s" % R.domain, "s2sd enabled SM out"),
+        (L, "in sm enabled remote=%s" % R.domain, "Prosody enabled SM in"),
+        (L, "out sm acked h=", "Prosody acked what s2sd sent"),
+        (L, "in sm ack-sent h=", "s2sd acked what Prosody sent"),
+        (R, "Received ack request, acking for", "Prosody answered <r/>"),
+        (R, "#queue = ", "Prosody processed s2sd's <a/>"),
+    ]
+    # A stream set up by an earlier scenario enabled it before the mark.
+    def grep(srv, needle):
+        return srv.grep([needle], since_mark=" enabled " not in needle)
+    until(lambda: all(grep(srv, n) for srv, n, _ in checks), DELIVERY)
+    for srv, needle, what in checks:
+        lines = grep(srv, needle)
+        t.expect(lines, "%s: no %r in %s's log" % (what, needle, srv.kind),
+                 srv.log_tail(12))
+        t.note("%s: %s" % (what, lines[-1].strip()[-150:]))
+    t.step("%d numbered messages %s -> %s; the S2S connection is killed "
+           "(ss -K) after a third" % (count, lu.jid, ru.jid))
+    sent = [(lu.send_message(ru.jid, "s7 #%05d" % i), "s7 #%05d" % i)
+            for i in range(count)]
+
+    def got():
+        return {m["body"] for m in ru.messages if m["from"] == lu.jid
+                and m["body"].startswith("s7 #")}
+    until(lambda: len(got()) >= count // 3, 3 * DELIVERY, 0.01)
+    # Whatever address family s2sd connected over.
+    killed = [subprocess.run(["ss", "-K", "dst", addr], capture_output=True,
+                             text=True)
+              for addr in ("%s:5269" % R.ip4, "[%s]:5269" % R.ip6)]
+    n_killed = sum(k.stdout.count("ESTAB") for k in killed)
+    t.note("ss -K killed %d connection(s) after %d deliveries" % (
+        n_killed, len(got())))
+    t.expect(n_killed > 0, "ss -K found no connection to kill",
+             [k.stdout + k.stderr for k in killed])
+
+    def settled():
+        have = got()
+        return all(b in have or any(e["id"] == sid for e in lu.errors)
+                   for sid, b in sent)
+    until(settled, SETTLE + 30, 0.2)
+    bodies = [m["body"] for m in ru.messages if m["from"] == lu.jid
+              and m["body"].startswith("s7 #")]
+    have = set(bodies)
+    dup = len(bodies) - len(have)
+    bounced = [b for sid, b in sent if b not in have
+               and any(e["id"] == sid for e in lu.errors)]
+    lost = [b for sid, b in sent if b not in have and b not in bounced]
+    line = ("accounting: sent=%d delivered=%d bounced=%d lost=%d "
+            "duplicated=%d" % (count, len(have & {b for _, b in sent}),
+                               len(bounced), len(lost), dup))
+    t.note(line)
+    print("    " + line, flush=True)
+    t.note("s2sd: " + " | ".join(l.split(" s2s ", 1)[-1].strip()[:140]
+                                 for l in L.grep(["out sm unacked",
+                                                  "out sm resend"])[-4:]))
+    t.expect(not lost, "%d message(s) neither delivered nor bounced" %
+             len(lost), lost[:10])
+
+
 def who_lost(t, body):
     """Which side lost a message, from the wire (clear text: no-tls mode):
     returns (server kind or "?", explanation)."""
@@ -501,6 +578,7 @@ def until(pred, timeout, step=0.05):
 
 SCENARIOS = {
     "refusal": s_refusal, "mode": s_mode, "verify": s_verify, "restart": s_restart, "srv": s_srv,
+    "sm": s_sm,
 }
 
 
@@ -511,4 +589,5 @@ def scenario_name(kind, mode):
     return {"refusal": "0-refusal-detected",
             "verify": "4-verify[%s]" % mode.key,
             "restart": "5-restart[%s]" % mode.key,
-            "srv": "6-srv-failover[%s]" % mode.key}[kind]
+            "srv": "6-srv-failover[%s]" % mode.key,
+            "sm": "7-stream-management[%s]" % mode.key}[kind]
