@@ -1,6 +1,6 @@
 /* admin.h - the commands the daemon answers on its control socket (what
  * s2sctl sends): status, streams, routes, reload, policy test, route, log
- * level, close, test. A command line may start with "--json": the answer is
+ * level, close, test, cluster [summary]. A command line may start with "--json": the answer is
  * then JSON (an object for status and test, an array for streams and
  * routes, {"status": N, "text": "..."} for the others) instead of text.
  *

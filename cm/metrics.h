@@ -61,7 +61,12 @@ enum metrics_type { METRICS_COUNTER, METRICS_GAUGE, METRICS_HISTOGRAM };
 	X(HOME_NODES, METRICS_GAUGE, "s2sd_home_nodes_attached",               \
 	  "home nodes attached over XEP-0114", NULL, NULL, NULL)               \
 	X(HOME_STANZAS, METRICS_COUNTER, "s2sd_home_node_stanzas_total",       \
-	  "stanzas delivered to home nodes", NULL, NULL, NULL)
+	  "stanzas delivered to home nodes", NULL, NULL, NULL)                 \
+	X(CLUSTER_LINKS, METRICS_GAUGE, "s2sd_cluster_links_up",               \
+	  "router-to-router links to other cluster nodes that are up", NULL,  \
+	  NULL, NULL)                                                          \
+	X(CLUSTER_FORWARDED, METRICS_COUNTER, "s2sd_cluster_forwarded_total",  \
+	  "stanzas forwarded to other cluster nodes", "kind", NULL, NULL)
 
 enum metrics_id {
 #define METRICS_X(id, type, name, help, l1, l2, l3) METRICS_##id,

@@ -89,7 +89,8 @@ fx_to_remote(void *arg, struct stanza *st)
 	stanza_free(st);
 }
 
-static const struct router_cbs fx_cbs = {fx_is_local, fx_to_remote};
+static const struct router_cbs fx_cbs = {fx_is_local, fx_to_remote, NULL,
+                                         NULL};
 
 static struct directory *
 dir_parse(const char *text)
