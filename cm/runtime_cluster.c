@@ -80,7 +80,8 @@ runtime_cluster_policy_digest(const char *text, char *def, size_t deflen,
 		rules = xreallocarray(rules, n + 1, sizeof(*rules));
 		rules[n++] = l;
 	}
-	qsort(rules, n, sizeof(*rules), rc_cmp);
+	if (n > 1)
+		qsort(rules, n, sizeof(*rules), rc_cmp);
 	for (i = 0; i < n; i++) {
 		util_buf_printf(&all, "%s\n", rules[i]);
 		free(rules[i]);
