@@ -125,6 +125,9 @@ START_TEST(test_ok_and_data)
 	ck_assert_int_eq(s.hs, 1);
 	ck_assert_int_eq(s.hs_status, 0);
 	ck_assert_str_eq(tls_psk_identity(s.s), "node-a");
+	/* Forward secrecy: the PSK is mixed with a fresh (EC)DHE share. */
+	ck_assert_str_eq(tls_psk_kx(c.s), "ECDHE-PSK");
+	ck_assert_str_eq(tls_psk_kx(s.s), "ECDHE-PSK");
 	ck_assert_int_eq(tls_psk_write(c.s, "hello", 5), 0);
 	ck_assert_int_eq(tls_psk_write(s.s, "world!", 6), 0);
 	pump(&c, &s);

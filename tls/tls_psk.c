@@ -241,8 +241,10 @@ tls_psk_handshake_step(struct tls_psk *s)
 	}
 	s->state = TP_OPEN;
 	tls_psk_flush(s);
-	log_debug(LOG_SUB_TLS, s->connid, "cluster tls ok identity=%s",
-	          s->identity != NULL ? s->identity : "-");
+	log_debug(LOG_SUB_TLS, s->connid, "cluster tls ok identity=%s "
+	          "version=%s kx=%s", s->identity != NULL ? s->identity : "-",
+	          gnutls_protocol_get_name(gnutls_protocol_get_version(s->gs)),
+	          tls_psk_kx(s));
 	s->cbs.handshake(s->cbs.arg, 0);
 }
 
@@ -358,6 +360,14 @@ const char *
 tls_psk_identity(const struct tls_psk *s)
 {
 	return s->state == TP_OPEN || s->state == TP_OVER ? s->identity : NULL;
+}
+
+const char *
+tls_psk_kx(const struct tls_psk *s)
+{
+	const char *n = gnutls_kx_get_name(gnutls_kx_get(s->gs));
+
+	return n != NULL ? n : "-";
 }
 
 const char *

@@ -56,5 +56,7 @@ void tls_psk_free(struct tls_psk *s);   /* NULL ok */
 /* Server, after the handshake: the identity the client proved. */
 const char *tls_psk_identity(const struct tls_psk *s);
 const char *tls_psk_error(const struct tls_psk *s); /* "" when none */
+/* The key exchange agreed ("ECDHE-PSK", "DHE-PSK"), for logs and tests. */
+const char *tls_psk_kx(const struct tls_psk *s);
 
 #endif
