@@ -196,6 +196,30 @@ admin_test(const struct admin_env *env, struct control_req *req, bool json,
 	return rc;
 }
 
+/* cluster [summary]: the peers and their links, or every node's settings
+ * (what s2sctl check compares). */
+static int
+admin_cluster(const struct admin_env *env, struct control_req *req,
+              bool json, int argc, char **argv, struct util_buf *out)
+{
+	struct report *r;
+	int rc;
+
+	(void)req;
+	if (argc == 2 && strcmp(argv[1], "summary") != 0) {
+		util_buf_puts(out, "usage: cluster [summary]\n");
+		return 2;
+	}
+	if (argc == 2)
+		return runtime_cluster(env->rt, true, NULL, out);
+	r = report_new();
+	if ((rc = runtime_cluster(env->rt, false, r, out)) == 0)
+		admin_render(r, REPORT_TABLE, REPORT_JSON, json, out);
+	else
+		report_free(r);
+	return rc;
+}
+
 static const struct admin_cmd admin_cmds[] = {
     {"status", 1, 1, admin_status},
     {"streams", 1, 1, admin_streams},
@@ -206,6 +230,7 @@ static const struct admin_cmd admin_cmds[] = {
     {"log", 3, 4, admin_log},
     {"close", 2, 2, admin_close},
     {"test", 2, 4, admin_test},
+    {"cluster", 1, 2, admin_cluster},
 };
 
 /* Commands whose answer is text: wrapped for --json. */
@@ -246,7 +271,8 @@ admin_command(const struct admin_env *env, struct control_req *req, int argc,
 		}
 		rc = c->run(env, req, json, argc, argv, out);
 		structured = c->run == admin_status || c->run == admin_streams ||
-		             c->run == admin_routes || c->run == admin_test;
+		             c->run == admin_routes || c->run == admin_test ||
+		             (c->run == admin_cluster && argc == 1);
 		if (json && rc != CONTROL_PENDING && (!structured || rc != 0))
 			admin_wrap_json(rc, out);
 		return rc;

@@ -1,8 +1,9 @@
 /* admin.h - the commands the daemon answers on its control socket (what
  * s2sctl sends): status, streams, routes, reload, policy test, route, log
- * level, close, test. A command line may start with "--json": the answer is
- * then JSON (an object for status and test, an array for streams and
- * routes, {"status": N, "text": "..."} for the others) instead of text.
+ * level, close, test, cluster [summary]. A command line may start with
+ * "--json": the answer is then JSON (an object for status and test, an
+ * array for streams, routes and cluster, {"status": N, "text": "..."} for
+ * the others) instead of text.
  *
  * ENV is borrowed for the call; REQ is the control request (a test answers
  * later through control_reply()). Returns the exit status for s2sctl or

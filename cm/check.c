@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,11 @@
 
 #include "cm/check.h"
 #include "cm/config.h"
+#include "cm/control.h"
 #include "cm/err.h"
 #include "cm/report.h"
 #include "cm/runtime.h"
+#include "cm/runtime_cluster.h"
 #include "cm/util.h"
 #include "dns/dns.h"
 #include "dns/dns_cand.h"
@@ -373,6 +376,235 @@ out:
 	check_free_domains(domains, n);
 }
 
+/* ---- the cluster ---- */
+
+#define CHECK_MAX_NODES 32
+
+/* One node's line of "cluster summary". */
+struct check_node {
+	char name[64], link[16], fed[8], security[16], valid_certs[8];
+	char sasl_in[8], sasl_out[8], policy_default[16], policy[72];
+	char dialback[16];
+	bool self, has;
+};
+
+static void
+check_node_word(struct check_node *n, const char *k, const char *v)
+{
+	static const struct {
+		const char *key;
+		size_t off, len;
+	} map[] = {
+#define F(key, field) {key, offsetof(struct check_node, field), \
+	               sizeof(((struct check_node *)0)->field)}
+	    F("node", name), F("link", link), F("federation", fed),
+	    F("security", security), F("valid_certs", valid_certs),
+	    F("sasl_in", sasl_in), F("sasl_out", sasl_out),
+	    F("policy_default", policy_default), F("policy", policy),
+	    F("dialback", dialback),
+#undef F
+	};
+	size_t i;
+
+	if (strcmp(k, "self") == 0)
+		n->self = strcmp(v, "yes") == 0;
+	for (i = 0; i < UTIL_ARRAY_LEN(map); i++)
+		if (strcmp(k, map[i].key) == 0)
+			snprintf((char *)n + map[i].off, map[i].len, "%s", v);
+	if (strcmp(k, "security") == 0)
+		n->has = true;
+}
+
+static size_t
+check_parse_nodes(const char *text, struct check_node *nodes, size_t max)
+{
+	char *copy = xstrdup(text), *line, *word, *sl, *sw, *eq;
+	size_t n = 0;
+
+	for (line = strtok_r(copy, "\n", &sl); line != NULL && n < max;
+	     line = strtok_r(NULL, "\n", &sl)) {
+		memset(&nodes[n], 0, sizeof(nodes[n]));
+		for (word = strtok_r(line, " ", &sw); word != NULL;
+		     word = strtok_r(NULL, " ", &sw))
+			if ((eq = strchr(word, '=')) != NULL) {
+				*eq = '\0';
+				check_node_word(&nodes[n], word, eq + 1);
+			}
+		if (nodes[n].name[0] != '\0')
+			n++;
+	}
+	free(copy);
+	return n;
+}
+
+static void
+check_cluster_links(struct check *c, const struct check_node *nodes,
+                    size_t n)
+{
+	struct util_buf up = {0}, down = {0};
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		util_buf_printf(strcmp(nodes[i].link, "up") == 0 ? &up : &down,
+		                "%s%s%s%s", (strcmp(nodes[i].link, "up") == 0
+		                             ? up.len : down.len) > 0 ? ", " : "",
+		                nodes[i].name,
+		                strcmp(nodes[i].link, "up") == 0 ? "" : ": ",
+		                strcmp(nodes[i].link, "up") == 0 ? ""
+		                                                 : nodes[i].link);
+	if (down.len > 0)
+		check_add(c, "cluster links", "warn", down.data, "start s2sd on "
+		          "those nodes; check cluster.peers, cluster.listen and "
+		          "that every node has the same cluster secret");
+	else
+		check_add(c, "cluster links", "ok", up.len > 0 ? up.data
+		          : "no peers", NULL);
+	util_buf_free(&up);
+	util_buf_free(&down);
+}
+
+static void
+check_cluster_fed(struct check *c, const struct check_node *nodes, size_t n)
+{
+	struct util_buf on = {0}, all = {0};
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!nodes[i].has)
+			continue;
+		util_buf_printf(&all, "%s%s", all.len > 0 ? ", " : "",
+		                nodes[i].name);
+		if (strcmp(nodes[i].fed, "yes") == 0)
+			util_buf_printf(&on, "%s%s", on.len > 0 ? ", " : "",
+			                nodes[i].name);
+	}
+	if (on.len == 0)
+		check_add(c, "cluster federation", "fail", "federation is off "
+		          "on every node", "federation.enabled = yes on at "
+		          "least one node");
+	else
+		check_add(c, "cluster federation", "ok", on.data, NULL);
+	util_buf_free(&on);
+	util_buf_free(&all);
+}
+
+/* One setting: the same on every node that sent its summary? */
+static void
+check_cluster_same(struct check *c, const struct check_node *nodes, size_t n,
+                   size_t off, const char *what, const char *setting)
+{
+	struct util_buf detail = {0}, names = {0};
+	const char *mine = (const char *)&nodes[0] + off, *v;
+	char label[96], fix[300];
+	bool differ = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!nodes[i].has)
+			continue;
+		v = (const char *)&nodes[i] + off;
+		util_buf_printf(&detail, "%s%s: %.16s", detail.len > 0 ? "; " : "",
+		                nodes[i].name, v);
+		if (strcmp(v, mine) != 0) {
+			differ = true;
+			util_buf_printf(&names, ", %s", nodes[i].name);
+		}
+	}
+	snprintf(label, sizeof(label), "cluster %s", what);
+	snprintf(fix, sizeof(fix), "set %s the same on every node (%s%s)",
+	         setting, nodes[0].name, names.data != NULL ? names.data : "");
+	check_add(c, label, differ ? "fail" : "ok", detail.data,
+	          differ ? fix : NULL);
+	util_buf_free(&detail);
+	util_buf_free(&names);
+}
+
+static void
+check_cluster_dialback(struct check *c, const struct check_node *nodes,
+                       size_t n)
+{
+	struct util_buf detail = {0}, names = {0};
+	bool set = strcmp(nodes[0].dialback, "set") == 0, bad;
+	char fix[300];
+	size_t i;
+
+	util_buf_printf(&detail, "%s: %s", nodes[0].name, set ? "set" : "none");
+	for (i = 1; i < n; i++) {
+		if (!nodes[i].has)
+			continue;
+		bad = set ? strcmp(nodes[i].dialback, "same") != 0
+		          : strcmp(nodes[i].dialback, "none") != 0;
+		util_buf_printf(&detail, "; %s: %s", nodes[i].name,
+		                nodes[i].dialback);
+		if (bad)
+			util_buf_printf(&names, ", %s", nodes[i].name);
+	}
+	snprintf(fix, sizeof(fix), "give federation.dialback_secret_file the "
+	         "same content on every node (%s%s)", nodes[0].name,
+	         names.data != NULL ? names.data : "");
+	check_add(c, "cluster dialback secret", names.len > 0 ? "fail" : "ok",
+	          detail.data, names.len > 0 ? fix : NULL);
+	util_buf_free(&detail);
+	util_buf_free(&names);
+}
+
+int
+check_cluster_text(const char *summary, struct report *r)
+{
+	struct check c = {NULL, r, 0};
+	struct check_node nodes[CHECK_MAX_NODES];
+	size_t n = check_parse_nodes(summary, nodes, CHECK_MAX_NODES);
+
+	if (n == 0 || !nodes[0].self || !nodes[0].has) {
+		check_add(&c, "cluster", "fail", "the daemon's cluster summary "
+		          "is unreadable", "s2sctl cluster summary");
+		return c.failures;
+	}
+	check_cluster_links(&c, nodes, n);
+	check_cluster_fed(&c, nodes, n);
+	check_cluster_same(&c, nodes, n, offsetof(struct check_node, security),
+	                   "security", "federation.security");
+	check_cluster_same(&c, nodes, n,
+	                   offsetof(struct check_node, valid_certs),
+	                   "valid certificates",
+	                   "federation.require_valid_certs");
+	check_cluster_same(&c, nodes, n, offsetof(struct check_node, sasl_in),
+	                   "sasl in", "federation.sasl_external_in");
+	check_cluster_same(&c, nodes, n, offsetof(struct check_node, sasl_out),
+	                   "sasl out", "federation.sasl_external_out");
+	check_cluster_dialback(&c, nodes, n);
+	check_cluster_same(&c, nodes, n,
+	                   offsetof(struct check_node, policy_default),
+	                   "policy default", "the policy's default line");
+	check_cluster_same(&c, nodes, n, offsetof(struct check_node, policy),
+	                   "policy rules", "the policy rules (copy the policy "
+	                   "file)");
+	return c.failures;
+}
+
+/* The running daemon knows the other nodes' settings (its links). */
+static void
+check_cluster(struct check *c)
+{
+	char *argv[] = {"cluster", "summary"}, why[512];
+	struct util_buf out = {0};
+	int rc;
+
+	if (!runtime_cluster_configured(c->cfg))
+		return;
+	rc = control_request(config_str(c->cfg, CONFIG_GENERAL_CONTROL_SOCKET),
+	                     2, argv, &out, why, sizeof(why));
+	if (rc != 0)
+		check_add(c, "cluster", "warn", rc < 0 ? why : "the daemon "
+		          "has no cluster (restart it after configuring one)",
+		          "start s2sd here, then run s2sctl check again to "
+		          "compare the nodes' settings");
+	else
+		c->failures += check_cluster_text(out.data != NULL ? out.data
+		                                                    : "", c->r);
+	util_buf_free(&out);
+}
+
 int
 check_run(struct config *cfg, bool no_dns, struct report *r)
 {
@@ -384,5 +616,6 @@ check_run(struct config *cfg, bool no_dns, struct report *r)
 	check_cert(&c);
 	if (!no_dns)
 		check_srv(&c);
+	check_cluster(&c);
 	return c.failures;
 }

@@ -10,7 +10,12 @@
  * domain, email domain and alias and is not about to expire; and, unless
  * NO_DNS, an _xmpp-server._tcp SRV record exists for every local domain,
  * whose targets include this node's S2S listener, with equal priority and
- * weight among several targets.
+ * weight among several targets. With a cluster (cluster.peers), the
+ * running daemon is asked for every node's settings ("cluster summary")
+ * and they are compared: federation on at least one node; the same
+ * security mode, valid-certificate requirement, SASL settings, dialback
+ * secret (compared as per-link digests), policy default and rules on every
+ * node; each mismatch a failed record naming the nodes and the fix.
  *
  * Blocks the caller (DNS runs on a private loop): for s2sctl only. The
  * configuration is borrowed. Returns the number of failed checks. */
@@ -23,5 +28,8 @@ struct config;
 struct report;
 
 int check_run(struct config *cfg, bool no_dns, struct report *r);
+/* The cluster comparison alone, from the text of "cluster summary" (the
+ * first line is this node). Returns the number of failed checks. */
+int check_cluster_text(const char *summary, struct report *r);
 
 #endif

@@ -16,7 +16,8 @@
 #define CONFIG_DAY_MS 86400000ULL
 
 #define CONFIG_PARAMS(X)                                                        \
-	X(GENERAL_NODE_NAME, "general", "node_name", CONFIG_T_STR, "", 0, 0, 0, \
+	X(GENERAL_NODE_NAME, "general", "node_name", CONFIG_T_STR, "", 0, 0,   \
+	  CONFIG_F_RESTART,                                                    \
 	  "this node's name in a cluster (default: the host name)")              \
 	X(GENERAL_USER, "general", "user", CONFIG_T_STR, "", 0, 0,             \
 	  CONFIG_F_RESTART, "drop root to this user after binding ports")       \
@@ -103,10 +104,11 @@
 	  "replace|refuse: a second link for an attached home node")         \
 	X(CLUSTER_LISTEN, "cluster", "listen", CONFIG_T_ADDRS, "", 0, 0,       \
 	  CONFIG_F_RESTART, "router-to-router listen addresses")              \
-	X(CLUSTER_PEERS, "cluster", "peers", CONFIG_T_LIST, "", 0, 0, 0,       \
-	  "other nodes as name=host:port")                                     \
+	X(CLUSTER_PEERS, "cluster", "peers", CONFIG_T_LIST, "", 0, 0,          \
+	  CONFIG_F_RESTART, "other nodes as name=ip:port")                     \
 	X(CLUSTER_SECRET_FILE, "cluster", "secret_file", CONFIG_T_PATH, "", 0, \
-	  0, CONFIG_F_SECRET, "file holding the cluster secret")             \
+	  0, CONFIG_F_SECRET | CONFIG_F_RESTART,                               \
+	  "file holding the cluster secret")                                   \
 	X(METRICS_LISTEN, "metrics", "listen", CONFIG_T_ADDRS,                 \
 	  "127.0.0.1:9269", 0, 0, CONFIG_F_RESTART,                            \
 	  "Prometheus /metrics HTTP listen addresses (empty: none)")          \

@@ -69,7 +69,12 @@ enum metrics_type { METRICS_COUNTER, METRICS_GAUGE, METRICS_HISTOGRAM };
 	  "unacknowledged stanzas sent again after a stream died", NULL, NULL, \
 	  NULL)                                                                \
 	X(SM_RESUMED, METRICS_COUNTER, "s2sd_sm_resumed_total",                \
-	  "XEP-0198 resumptions by side and result", "side", "result", NULL)
+	  "XEP-0198 resumptions by side and result", "side", "result", NULL) \
+	X(CLUSTER_LINKS, METRICS_GAUGE, "s2sd_cluster_links_up",               \
+	  "router-to-router links to other cluster nodes that are up", NULL,  \
+	  NULL, NULL)                                                          \
+	X(CLUSTER_FORWARDED, METRICS_COUNTER, "s2sd_cluster_forwarded_total",  \
+	  "stanzas forwarded to other cluster nodes", "kind", NULL, NULL)
 
 enum metrics_id {
 #define METRICS_X(id, type, name, help, l1, l2, l3) METRICS_##id,

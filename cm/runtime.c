@@ -15,8 +15,10 @@
 #include "cm/metrics.h"
 #include "cm/metrics_http.h"
 #include "cm/report.h"
+#include "cm/runtime_cluster.h"
 #include "dns/dns.h"
 #include "policy/policy.h"
+#include "router/cluster.h"
 #include "router/directory.h"
 #include "router/router.h"
 #include "s2s/s2s.h"
@@ -36,7 +38,8 @@ struct runtime {
 	struct s2s *s2s;
 	struct router *router;
 	struct router_home *homes;
-	struct listen_set *s2s_ls, *tls_ls, *comp_ls;
+	struct cluster *cluster;        /* NULL: no cluster configured */
+	struct listen_set *s2s_ls, *tls_ls, *comp_ls, *cluster_ls;
 	struct metrics_http *metrics;   /* NULL: no endpoint configured */
 	uv_fs_event_t pol_watch;
 	uv_timer_t pol_debounce;
@@ -165,6 +168,24 @@ runtime_cfg_local(void *arg, const char *domain)
 	return config_is_local_domain(arg, domain);
 }
 
+/* The cluster's settings are complete and consistent. */
+static void
+runtime_check_cluster(const struct config *cfg, struct util_buf *errors)
+{
+	struct runtime_cluster_opts ro;
+	size_t i;
+
+	if (!runtime_cluster_configured(cfg) ||
+	    runtime_cluster_opts(cfg, &ro, errors) < 0)
+		return;
+	for (i = 0; i < ro.o.npeers; i++)
+		if (strcmp(ro.o.peers[i].name, ro.o.node) == 0)
+			util_buf_printf(errors, "%s: cluster.peers names this "
+			                "node (%s) itself\n", config_path(cfg),
+			                ro.o.node);
+	runtime_cluster_opts_free(&ro);
+}
+
 /* Every file the configuration names, read and checked (no port bound):
  * the TLS context, the policy and the directory against the home nodes
  * and local domains. On success the objects are returned; on failure
@@ -185,6 +206,7 @@ runtime_files(struct config *cfg, struct tls_ctx **tls, struct policy **pol,
 		directory_check_nodes(*dir, runtime_home_known, cfg, errors);
 		directory_check_domains(*dir, runtime_cfg_local, cfg, errors);
 	}
+	runtime_check_cluster(cfg, errors);
 	if (errors->len == before)
 		return 0;
 	tls_ctx_unref(*tls);
@@ -235,21 +257,163 @@ runtime_to_remote(void *arg, struct stanza *st)
 	struct runtime *rt = arg;
 	struct stanza *reply;
 
+	struct jid *to = NULL;
+	const char *t = stanza_attr(st, "to");
+	int rc = -ENOENT;
+
 	if (config_bool(rt->cfg, CONFIG_FED_ENABLED)) {
 		s2s_send(rt->s2s, st);
 		return;
 	}
-	/* Without federation here (and no cluster to hand it to) the
-	 * stanza cannot leave: answer it. */
+	/* Federation is off here: a federation node of the cluster sends
+	 * it, else it cannot leave. */
+	if (rt->cluster != NULL && t != NULL &&
+	    jid_parse(t, strlen(t), &to, NULL, 0) == 0)
+		rc = cluster_to_remote(rt->cluster, jid_domain(to), NULL, st);
+	jid_free(to);
+	if (rc == 0)
+		return;
 	reply = stanza_is_bounceable(st)
 	            ? stanza_error_reply(st, "cancel", "service-unavailable",
-	                                 "federation is disabled on this node")
+	                                 rt->cluster != NULL
+	                                     ? "no federation node of the "
+	                                       "cluster is reachable"
+	                                     : "federation is disabled on "
+	                                       "this node")
 	            : NULL;
 	stanza_free(st);
 	if (reply != NULL) {
 		metrics_inc(METRICS_BOUNCES, "service-unavailable");
 		router_deliver(rt->router, reply);
 	}
+}
+
+/* ---- the cluster ---- */
+
+static bool
+runtime_to_peer(void *arg, const char *home, const char *origin,
+                struct stanza *st)
+{
+	struct runtime *rt = arg;
+
+	return rt->cluster != NULL &&
+	       cluster_to_home(rt->cluster, home, origin, st) == 0;
+}
+
+static void
+runtime_home_changed(void *arg, const char *home, bool attached)
+{
+	struct runtime *rt = arg;
+
+	if (rt->cluster != NULL)
+		cluster_home_changed(rt->cluster, home, attached);
+}
+
+static void
+runtime_cluster_to_home(void *arg, const char *home, const char *origin,
+                        struct stanza *st)
+{
+	struct runtime *rt = arg;
+
+	router_deliver_home(rt->router, home, origin, st);
+}
+
+static void
+runtime_cluster_bounce(void *arg, struct stanza *st, const char *origin,
+                       const char *condition, const char *text)
+{
+	struct runtime *rt = arg;
+	struct stanza *reply = NULL;
+
+	(void)origin;   /* the reply goes by its 'to', a local user */
+	if (stanza_is_bounceable(st)) {
+		reply = stanza_error_reply(st, "cancel", condition, text);
+		metrics_inc(METRICS_BOUNCES, condition);
+	}
+	stanza_free(st);
+	if (reply != NULL)
+		router_deliver(rt->router, reply);
+}
+
+/* From a node without federation: sent as if it came from a home node
+ * here (the policy applies in s2s_send). */
+static void
+runtime_cluster_to_remote(void *arg, struct stanza *st)
+{
+	struct runtime *rt = arg;
+
+	if (config_bool(rt->cfg, CONFIG_FED_ENABLED))
+		s2s_send(rt->s2s, st);
+	else
+		runtime_cluster_bounce(rt, st, NULL, "service-unavailable",
+		                       "federation is disabled on this node");
+}
+
+static void
+runtime_cluster_home_remote(void *arg, const char *home)
+{
+	struct runtime *rt = arg;
+
+	router_home_remote(rt->router, home);
+}
+
+static void
+runtime_on_cluster(void *arg, uv_tcp_t *client, const char *peer)
+{
+	struct runtime *rt = arg;
+
+	cluster_accept(rt->cluster, client, peer);
+}
+
+static int
+runtime_cluster_start(struct runtime *rt, char *why, size_t whylen)
+{
+	static const struct cluster_cbs ccbs = {
+	    runtime_cluster_to_home, runtime_cluster_to_remote,
+	    runtime_cluster_bounce, runtime_cluster_home_remote};
+	struct runtime_cluster_opts ro;
+	struct util_buf errors = {0};
+	size_t n;
+	int rc;
+
+	if (!runtime_cluster_configured(rt->cfg))
+		return 0;
+	if (runtime_cluster_opts(rt->cfg, &ro, &errors) < 0) {
+		snprintf(why, whylen, "%s", errors.data);
+		why[strcspn(why, "\n")] = '\0';
+		util_buf_free(&errors);
+		return S2SD_ECONFIG;
+	}
+	rc = cluster_new(rt->loop, &ro.o, &ccbs, rt, &rt->cluster, why, whylen);
+	runtime_cluster_opts_free(&ro);
+	if (rc < 0)
+		return rc;
+	config_list(rt->cfg, CONFIG_CLUSTER_LISTEN, &n);
+	if (n > 0 && listen_open(rt->loop, "cluster",
+	                         config_list(rt->cfg, CONFIG_CLUSTER_LISTEN,
+	                                     NULL),
+	                         runtime_on_cluster, rt, &rt->cluster_ls, why,
+	                         whylen) < 0)
+		return S2SD_ECONFIG;
+	return 0;
+}
+
+/* After a reload (of the configuration or the policy): our summary. */
+static void
+runtime_cluster_update(struct runtime *rt, const struct config *cfg)
+{
+	struct runtime_cluster_opts ro;
+	struct util_buf errors = {0};
+	char why[256];
+
+	if (rt->cluster == NULL || !runtime_cluster_configured(cfg) ||
+	    runtime_cluster_opts(cfg, &ro, &errors) < 0) {
+		util_buf_free(&errors);
+		return;
+	}
+	if (cluster_reconfigure(rt->cluster, &ro.o, why, sizeof(why)) > 0)
+		log_warnx(LOG_SUB_ROUTER, 0, "%s", why);
+	runtime_cluster_opts_free(&ro);
 }
 
 static void
@@ -298,6 +462,7 @@ runtime_reload_policy(struct runtime *rt)
 	rt->pol = pol;
 	log_info(LOG_SUB_POLICY, 0, "policy reloaded file=%s rules=%zu", path,
 	         policy_rule_count(pol));
+	runtime_cluster_update(rt, rt->cfg);
 }
 
 static void
@@ -456,7 +621,8 @@ static int
 runtime_build(struct runtime *rt, char *why, size_t whylen)
 {
 	struct s2s_cbs scbs = {runtime_is_local, runtime_deliver};
-	struct router_cbs rcbs = {runtime_is_local, runtime_to_remote};
+	struct router_cbs rcbs = {runtime_is_local, runtime_to_remote,
+	                          runtime_to_peer, runtime_home_changed};
 	struct util_buf errors = {0};
 	struct router_opts ro;
 	struct s2s_settings set;
@@ -475,6 +641,8 @@ runtime_build(struct runtime *rt, char *why, size_t whylen)
 	runtime_router_opts(rt, rt->cfg, rt->dir, &ro);
 	if ((rc = router_new(rt->loop, &ro, &rcbs, rt, &rt->router, why,
 	                     whylen)) < 0)
+		return rc;
+	if ((rc = runtime_cluster_start(rt, why, whylen)) < 0)
 		return rc;
 	return runtime_listen(rt, why, whylen);
 }
@@ -542,6 +710,7 @@ runtime_reload(struct runtime *rt, struct config *cfg,
 	rt->dir = dir;
 	rt->cfg = config_ref(cfg);
 	runtime_watch_policy(rt);
+	runtime_cluster_update(rt, cfg);
 	return 0;
 }
 
@@ -596,6 +765,20 @@ runtime_s2s_closed(void *arg)
 		runtime_router_closed(rt);
 }
 
+/* The cluster first: what its links did not get acknowledged still
+ * reaches S2S and the router. */
+static void
+runtime_cluster_closed(void *arg)
+{
+	struct runtime *rt = arg;
+
+	rt->cluster = NULL;
+	if (rt->s2s != NULL)
+		s2s_close(rt->s2s, runtime_s2s_closed, rt);
+	else
+		runtime_s2s_closed(rt);
+}
+
 void
 runtime_stop(struct runtime *rt, void (*cb)(void *arg), void *arg)
 {
@@ -604,7 +787,8 @@ runtime_stop(struct runtime *rt, void (*cb)(void *arg), void *arg)
 	listen_close(rt->s2s_ls);
 	listen_close(rt->tls_ls);
 	listen_close(rt->comp_ls);
-	rt->s2s_ls = rt->tls_ls = rt->comp_ls = NULL;
+	listen_close(rt->cluster_ls);
+	rt->s2s_ls = rt->tls_ls = rt->comp_ls = rt->cluster_ls = NULL;
 	rt->closing_parts = 5;  /* four handles and the chain of services */
 	if (rt->metrics != NULL) {
 		rt->closing_parts++;
@@ -615,10 +799,10 @@ runtime_stop(struct runtime *rt, void (*cb)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&rt->pol_debounce, runtime_handle_closed);
 	uv_close((uv_handle_t *)&rt->dir_watch, runtime_handle_closed);
 	uv_close((uv_handle_t *)&rt->dir_debounce, runtime_handle_closed);
-	if (rt->s2s != NULL)
-		s2s_close(rt->s2s, runtime_s2s_closed, rt);
+	if (rt->cluster != NULL)
+		cluster_close(rt->cluster, runtime_cluster_closed, rt);
 	else
-		runtime_s2s_closed(rt);
+		runtime_cluster_closed(rt);
 }
 
 static void
@@ -688,7 +872,13 @@ runtime_status(const struct runtime *rt, struct report *r)
 	runtime_listeners(rt->s2s_ls, "s2s", &b);
 	runtime_listeners(rt->tls_ls, "s2s-direct-tls", &b);
 	runtime_listeners(rt->comp_ls, "components", &b);
+	runtime_listeners(rt->cluster_ls, "cluster", &b);
 	report_str(r, "listeners", b.data != NULL ? b.data : "none");
+	util_buf_reset(&b);
+	if (rt->cluster != NULL) {
+		cluster_status_line(rt->cluster, &b);
+		report_str(r, "cluster", b.data);
+	}
 	util_buf_free(&b);
 	s2s_status_report(rt->s2s, r);
 }
@@ -766,4 +956,19 @@ runtime_test(struct runtime *rt, const char *domain, const char *from,
 		return 1;
 	}
 	return CONTROL_PENDING;
+}
+
+int
+runtime_cluster(const struct runtime *rt, bool summary, struct report *r,
+                struct util_buf *out)
+{
+	if (rt->cluster == NULL) {
+		util_buf_puts(out, "no cluster configured (cluster.peers)\n");
+		return 1;
+	}
+	if (summary)
+		cluster_summary_text(rt->cluster, out);
+	else
+		cluster_peers_report(rt->cluster, r);
+	return 0;
 }

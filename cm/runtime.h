@@ -15,6 +15,7 @@
 #ifndef S2SD_RUNTIME_H
 #define S2SD_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -62,5 +63,10 @@ int runtime_close_domain(struct runtime *rt, const char *domain,
 int runtime_test(struct runtime *rt, const char *domain, const char *from,
                  bool trace, s2s_test_done *done, void *arg,
                  struct util_buf *out);
+/* s2sctl cluster: the peers as records in R; with SUMMARY, every node's
+ * settings as "key=value" lines in OUT (cluster_summary_text) for s2sctl
+ * check. Returns 0, or 1 with OUT saying there is no cluster. */
+int runtime_cluster(const struct runtime *rt, bool summary, struct report *r,
+                    struct util_buf *out);
 
 #endif

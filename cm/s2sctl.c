@@ -457,6 +457,8 @@ static const struct s2sctl_cmd s2sctl_cmds[] = {
      s2sctl_cmd_daemon},
     {"close", "DOMAIN", "close the streams with DOMAIN properly",
      s2sctl_cmd_daemon},
+    {"cluster", "[summary]", "the cluster: peers, links, home nodes, "
+     "forwarded; summary: every node's settings", s2sctl_cmd_daemon},
     {"test", "DOMAIN [FROM] [trace]",
      "connect to DOMAIN now and print the transcript", s2sctl_cmd_daemon},
     {"reload", "", "reload configuration, policy, directory, certificates",

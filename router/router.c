@@ -144,6 +144,9 @@ router__to_node(struct router *r, struct router_node *n, struct stanza *st,
 		router_send_link(n->link, st);
 		return;
 	}
+	if (!r->closing && r->cbs.to_peer != NULL &&
+	    r->cbs.to_peer(r->arg, n->name, origin, st))
+		return;
 	if (r->closing || r->opts.grace_ms == 0) {
 		snprintf(text, sizeof(text), "home node %s is not attached",
 		         n->name);
@@ -312,6 +315,8 @@ router_link_ready(void *arg)
 	l->node = n;
 	log_info(LOG_SUB_ROUTER, l->connid, "link attached node=%s peer=%s "
 	         "waiting=%zu", n->name, l->peer, n->qlen);
+	if (l->r->cbs.home_changed != NULL)
+		l->r->cbs.home_changed(l->r->arg, n->name, true);
 	router_node_flush(l->r, n);
 }
 
@@ -336,6 +341,8 @@ router_link_closed(void *arg, int err, const char *why)
 	if (l->node != NULL) {
 		metrics_add(METRICS_HOME_NODES, NULL, -1);
 		l->node->link = NULL;
+		if (l->r->cbs.home_changed != NULL && !l->r->closing)
+			l->r->cbs.home_changed(l->r->arg, l->node->name, false);
 		l->node = NULL;
 	}
 	l->tp->close(l->t);
@@ -634,6 +641,41 @@ router_deliver(struct router *r, struct stanza *st)
 		return;
 	}
 	router__from_s2s(r, st);
+	router__arm(r);
+}
+
+void
+router_deliver_home(struct router *r, const char *home, const char *origin,
+                    struct stanza *st)
+{
+	struct router_node *n = router__node(r, home);
+
+	if (n == NULL || r->closing) {
+		router__bounce(r, st, origin, "service-unavailable",
+		               n == NULL ? "no such home node on this cluster "
+		                           "node" : "the router is shutting down");
+		return;
+	}
+	router__to_node(r, n, st, origin);
+	router__arm(r);
+}
+
+/* The queue goes to the peer in order; what it does not take (the link
+ * dropped meanwhile) stays queued. */
+void
+router_home_remote(struct router *r, const char *home)
+{
+	struct router_node *n = router__node(r, home);
+	struct router_qent *q;
+
+	if (n == NULL || n->link != NULL || r->cbs.to_peer == NULL)
+		return;
+	while ((q = n->qhead) != NULL &&
+	       r->cbs.to_peer(r->arg, n->name, q->origin, q->st)) {
+		router_dequeue(n);
+		free(q->origin);
+		free(q);
+	}
 	router__arm(r);
 }
 

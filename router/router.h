@@ -13,6 +13,8 @@
  * that node (else not-allowed back to it); to a local domain they are
  * delivered locally, to a remote one they go to the to_remote callback
  * (which applies the policy). Order per (from, to) pair is preserved.
+ * In a cluster, a home node attached to another node is reached through
+ * the to_peer callback; attach and detach are reported via home_changed.
  *
  * Email address for federation (directory mappings, when email_federation
  * is on): outbound 'from' is rewritten to the user's email address,
@@ -63,6 +65,13 @@ struct router_cbs {
 	bool (*is_local)(void *arg, const char *domain);
 	/* A stanza for a remote domain (takes ST); also error replies. */
 	void (*to_remote)(void *arg, struct stanza *st);
+	/* Cluster (both may be NULL). A stanza (ST) for home node HOME, not
+	 * attached here: true when another node took it (ST taken), false
+	 * to keep it (grace queue, then bounce). */
+	bool (*to_peer)(void *arg, const char *home, const char *origin,
+	                struct stanza *st);
+	/* Home node HOME attached here, or left. */
+	void (*home_changed)(void *arg, const char *home, bool attached);
 };
 
 int router_new(uv_loop_t *loop, const struct router_opts *opts,
@@ -70,6 +79,13 @@ int router_new(uv_loop_t *loop, const struct router_opts *opts,
                char *why, size_t whylen);
 /* A stanza for a local recipient (takes ST): from S2S, or a bounce. */
 void router_deliver(struct router *r, struct stanza *st);
+/* From another cluster node: a stanza (taken) for home node HOME, sent
+ * by home node ORIGIN (NULL: S2S), which that node already checked. */
+void router_deliver_home(struct router *r, const char *home,
+                         const char *origin, struct stanza *st);
+/* Home node HOME attached on another cluster node: what waits for it here
+ * goes there (through to_peer). */
+void router_home_remote(struct router *r, const char *home);
 /* A home node connected to the component listener (takes CLIENT). */
 void router_accept(struct router *r, uv_tcp_t *client, const char *peer);
 /* Reload: new home nodes, secrets, directory. Links whose node is gone or

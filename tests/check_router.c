@@ -59,6 +59,9 @@ static struct fx {
 	struct mem links[16];
 	int nlinks;
 	int close_cbs;
+	const char *peer_home;          /* attached at a cluster peer */
+	struct util_buf peer;           /* to_peer: "home origin to\n" */
+	char homes[128];                /* home_changed: "+x -y " */
 } F;
 
 static uint64_t
@@ -89,7 +92,30 @@ fx_to_remote(void *arg, struct stanza *st)
 	stanza_free(st);
 }
 
-static const struct router_cbs fx_cbs = {fx_is_local, fx_to_remote};
+static bool
+fx_to_peer(void *arg, const char *home, const char *origin, struct stanza *st)
+{
+	(void)arg;
+	if (F.peer_home == NULL || strcmp(home, F.peer_home) != 0)
+		return false;
+	util_buf_printf(&F.peer, "%s %s %s\n", home, origin ? origin : "-",
+	                stanza_attr(st, "id"));
+	stanza_free(st);
+	return true;
+}
+
+static void
+fx_home_changed(void *arg, const char *home, bool attached)
+{
+	size_t n = strlen(F.homes);
+
+	(void)arg;
+	snprintf(F.homes + n, sizeof(F.homes) - n, "%c%s ",
+	         attached ? '+' : '-', home);
+}
+
+static const struct router_cbs fx_cbs = {fx_is_local, fx_to_remote,
+                                         fx_to_peer, fx_home_changed};
 
 static struct directory *
 dir_parse(const char *text)
@@ -319,6 +345,7 @@ fx_teardown(void)
 	ck_assert_int_eq(uv_loop_close(&F.loop), 0);
 	directory_unref(F.dir);
 	util_buf_free(&F.remote);
+	util_buf_free(&F.peer);
 }
 
 #define BOUNCE(cond)                                                           \
@@ -981,6 +1008,41 @@ START_TEST(test_explain)
 }
 END_TEST
 
+/* The cluster hooks: attach/detach reported, a home node attached at a
+ * peer gets stanzas from S2S and from local home nodes through to_peer
+ * (what waited for it too), stanzas from a peer reach local home nodes. */
+START_TEST(test_cluster_hooks)
+{
+	struct mem *n1;
+
+	fx_setup(false, 30000, true);
+	n1 = home("node1", "secret1");
+	ck_assert_str_eq(F.homes, "+node1 ");
+	s2s("<message from='r@remote.example' to='carol@example.com' id='q1'/>");
+	ck_assert_ptr_null(F.peer.data);        /* waits: nobody has node2 */
+	F.peer_home = "node2";
+	router_home_remote(F.r, "node2");
+	s2s("<message from='r@remote.example' to='carol@example.com' id='q2'/>");
+	mem_in(n1, "<message from='zed@example.com' to='carol@example.com' "
+	           "id='q3'/>");
+	ck_assert_str_eq(F.peer.data, "node2 - q1\nnode2 - q2\n"
+	                              "node2 node1 q3\n");
+	router_deliver_home(F.r, "node1", "node2",
+	                    xml("jabber:server", "<message from='carol@"
+	                        "example.com' to='zed@example.com' id='p1'/>"));
+	mem_expect_has(n1, (const char *const[]){"id='p1'", NULL});
+	router_deliver_home(F.r, "nosuch", NULL,
+	                    xml("jabber:server", "<message from='r@remote."
+	                        "example' to='zed@example.com' id='p2'/>"));
+	ck_assert_int_eq(F.nremote, 1);
+	ck_assert_ptr_nonnull(strstr(F.remote.data, "service-unavailable"));
+	free(remote_take());
+	mem_in(n1, "</stream:stream>");
+	ck_assert_str_eq(F.homes, "+node1 -node1 ");
+	fx_teardown();
+}
+END_TEST
+
 static Suite *
 router_suite(void)
 {
@@ -1003,6 +1065,7 @@ router_suite(void)
 	tcase_add_test(tc, test_new_errors);
 	tcase_add_test(tc, test_shutdown);
 	tcase_add_test(tc, test_explain);
+	tcase_add_test(tc, test_cluster_hooks);
 	suite_add_tcase(s, tc);
 	return s;
 }

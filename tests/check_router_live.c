@@ -127,7 +127,7 @@ live_to_remote(void *arg, struct stanza *st)
 	stanza_free(st);
 }
 
-static const struct router_cbs live_cbs = {live_is_local, live_to_remote};
+static const struct router_cbs live_cbs = {live_is_local, live_to_remote, NULL, NULL};
 
 static void
 grab(void *arg, struct stanza *st)

@@ -115,7 +115,7 @@ fz_authenticate(struct fz *f)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct router_cbs cbs = {fz_is_local, fz_to_remote};
+	static const struct router_cbs cbs = {fz_is_local, fz_to_remote, NULL, NULL};
 	struct router_opts o = {0};
 	struct util_buf errors = {0};
 	struct directory *dir = NULL;
