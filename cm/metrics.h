@@ -69,7 +69,12 @@ enum metrics_type { METRICS_COUNTER, METRICS_GAUGE, METRICS_HISTOGRAM };
 	  "unacknowledged stanzas sent again after a stream died", NULL, NULL, \
 	  NULL)                                                                \
 	X(SM_RESUMED, METRICS_COUNTER, "s2sd_sm_resumed_total",                \
-	  "XEP-0198 resumptions by side and result", "side", "result", NULL)
+	  "XEP-0198 resumptions by side and result", "side", "result", NULL)  \
+	X(BIDI_STREAMS, METRICS_GAUGE, "s2sd_bidi_streams",                    \
+	  "open S2S streams carrying both directions (XEP-0288)", "direction", \
+	  NULL, NULL)                                                          \
+	X(BIDI_NEGOTIATED, METRICS_COUNTER, "s2sd_bidi_negotiated_total",      \
+	  "XEP-0288 bidirectional streams negotiated", "direction", NULL, NULL)
 
 enum metrics_id {
 #define METRICS_X(id, type, name, help, l1, l2, l3) METRICS_##id,

@@ -4,7 +4,17 @@
  * S2S streams carry stanzas one way (RFC 6120 without XEP-0288), so the
  * receiving side (IN) counts what it handles and answers <r/>, and the
  * initiating side (OUT) keeps what it sent until an <a/> covers it. Either
- * side answers the other's <r/>; OUT's count is always 0.
+ * side answers the other's <r/>; OUT's count is 0 unless bidi is on.
+ *
+ * On a XEP-0288 stream both sides send and receive, so each keeps both
+ * counters of the one session (XEP-0198 counts per stream, not per
+ * direction): IN also queues what it sends, asks with <r/> and takes <a/>;
+ * OUT also counts what it handles and answers <r/> with it; both send a
+ * last <a/> before their closing tag. Such a session is not resumable: IN
+ * grants no resumption and OUT ignores an id offered anyway, because the
+ * resumption here carries one count each way and IN keeps no session of
+ * what it sent. What a side sent without an ack when the stream dies goes
+ * back to its routes (s2s_resume.c).
  *
  * Negotiation happens once the first pair is authenticated: dialback does
  * not restart the stream, so IN offers the feature from the start and
@@ -150,6 +160,8 @@ s2s_stream_sm_resume(struct s2s_stream *st, const char *previd)
 	return 0;
 }
 
+static void s2s_sm_got_a(struct s2s_stream *st, const struct stanza *el);
+
 /* IN: <enable/>, only on an authenticated stream, once. */
 static void
 s2s_sm_in_enable(struct s2s_stream *st, const struct stanza *el)
@@ -162,7 +174,8 @@ s2s_sm_in_enable(struct s2s_stream *st, const struct stanza *el)
 
 	s2s_sm_create(st);
 	st->sm_state = S2S_SMS_ON;
-	if (!resume || st->opts.sm_resume_ms == 0 || st->smcbs.resume == NULL) {
+	if (!resume || st->opts.sm_resume_ms == 0 || st->smcbs.resume == NULL ||
+	    st->bidi) {
 		n = snprintf(buf, sizeof(buf), "<enabled xmlns='%s'/>", S2S_NS_SM);
 	} else {
 		/* Unguessable, and bound to the authenticated domains anyway. */
@@ -225,12 +238,15 @@ s2s_sm_in_element(struct s2s_stream *st, const struct stanza *el)
 			s2s_sm_in_resume(st, el);
 	} else if (strcmp(name, "r") == 0 && st->sm_state == S2S_SMS_ON) {
 		s2s_sm_send_a(st, s2s_sm_in_h(st->sm));
+	} else if (strcmp(name, "a") == 0 && st->sm_state == S2S_SMS_ON &&
+	           st->bidi) {
+		s2s_sm_got_a(st, el);
 	}
 	/* <a/> for the nothing we sent, and <r/> without a session, are
 	 * ignored (XEP-0198 leaves them without an answer). */
 }
 
-/* OUT: the peer acknowledged H. */
+/* The peer acknowledged H of what we sent. */
 static void
 s2s_sm_out_ack(struct s2s_stream *st, uint32_t h)
 {
@@ -240,8 +256,8 @@ s2s_sm_out_ack(struct s2s_stream *st, uint32_t h)
 	metrics_inc(METRICS_SM_ACKS, "in");
 	n = s2s_sm_acked(st->sm, h, st->now);
 	if (n >= 0) {
-		log_debug(LOG_SUB_S2S, st->opts.connid, "out sm acked h=%lu "
-		          "new=%d unacked=%zu", (unsigned long)h, n,
+		log_debug(LOG_SUB_S2S, st->opts.connid, "%s sm acked h=%lu "
+		          "new=%d unacked=%zu", s2s_sm_dir(st), (unsigned long)h, n,
 		          s2s_sm_unacked(st->sm));
 		return;
 	}
@@ -253,6 +269,19 @@ s2s_sm_out_ack(struct s2s_stream *st, uint32_t h)
 	                     "the acknowledged count is not one we sent", app);
 }
 
+/* An <a/> for what we sent: OUT always, IN on a bidi stream. */
+static void
+s2s_sm_got_a(struct s2s_stream *st, const struct stanza *el)
+{
+	uint32_t h;
+
+	if (s2s_sm_parse_h(el, &h))
+		s2s_sm_out_ack(st, h);
+	else
+		s2s_stream__fail(st, S2SD_EPROTO, "invalid-xml",
+		                 "<a/> without a valid h");
+}
+
 static void
 s2s_sm_out_enabled(struct s2s_stream *st, const struct stanza *el)
 {
@@ -261,9 +290,10 @@ s2s_sm_out_enabled(struct s2s_stream *st, const struct stanza *el)
 	st->sm_state = S2S_SMS_ON;
 	st->sm_wait_until = 0;
 	/* Resumable only with an id: Prosody echoes resume='true' on S2S
-	 * without one (it resumes c2s sessions only). */
+	 * without one (it resumes c2s sessions only). Never on a bidi
+	 * stream (see the top of this file). */
 	if (r != NULL && (strcmp(r, "true") == 0 || strcmp(r, "1") == 0) &&
-	    id != NULL && *id != '\0')
+	    id != NULL && *id != '\0' && !st->bidi)
 		s2s_stream__setstr(&st->sm_id, id);
 	log_info(LOG_SUB_S2S, st->opts.connid, "out sm enabled remote=%s "
 	         "resume=%s", st->remote, st->sm_id != NULL ? "yes" : "no");
@@ -324,17 +354,14 @@ static void
 s2s_sm_out_element(struct s2s_stream *st, const struct stanza *el)
 {
 	const char *name = stanza_name(el);
-	uint32_t h;
 
 	if (strcmp(name, "r") == 0) {
-		s2s_sm_send_a(st, 0);
+		/* What we handled: nothing unless the peer sends on a bidi
+		 * stream. */
+		s2s_sm_send_a(st, st->sm != NULL ? s2s_sm_in_h(st->sm) : 0);
 	} else if (strcmp(name, "a") == 0 && st->sm_state != S2S_SMS_OFF &&
 	           st->sm_state != S2S_SMS_RESUMING) {
-		if (s2s_sm_parse_h(el, &h))
-			s2s_sm_out_ack(st, h);
-		else
-			s2s_stream__fail(st, S2SD_EPROTO, "invalid-xml",
-			                 "<a/> without a valid h");
+		s2s_sm_got_a(st, el);
 	} else if (strcmp(name, "enabled") == 0 &&
 	           st->sm_state == S2S_SMS_ENABLING) {
 		s2s_sm_out_enabled(st, el);
@@ -380,8 +407,8 @@ s2s_stream__sm_sent(struct s2s_stream *st, const struct stanza *s,
 void
 s2s_stream__sm_final_ack(struct s2s_stream *st)
 {
-	if (st->opts.role == S2S_ROLE_IN && st->sm_state == S2S_SMS_ON &&
-	    !st->close_sent)
+	if ((st->opts.role == S2S_ROLE_IN || st->bidi) &&
+	    st->sm_state == S2S_SMS_ON && !st->close_sent)
 		s2s_sm_send_a(st, s2s_sm_in_h(st->sm));
 }
 
@@ -390,7 +417,7 @@ s2s_stream__sm_deadline(const struct s2s_stream *st)
 {
 	uint64_t next = UINT64_MAX;
 
-	if (st->opts.role != S2S_ROLE_OUT || st->sm == NULL ||
+	if ((st->opts.role != S2S_ROLE_OUT && !st->bidi) || st->sm == NULL ||
 	    st->state != S2S_ST_READY)
 		return UINT64_MAX;
 	if (st->sm_wait_until != 0)
@@ -450,7 +477,7 @@ s2s_stream_sm_on(const struct s2s_stream *st)
 size_t
 s2s_stream_sm_unacked(const struct s2s_stream *st)
 {
-	return st->sm != NULL && st->opts.role == S2S_ROLE_OUT
+	return st->sm != NULL && (st->opts.role == S2S_ROLE_OUT || st->bidi)
 	           ? s2s_sm_unacked(st->sm) : 0;
 }
 
@@ -483,7 +510,7 @@ s2s_stream_sm_forget(struct s2s_stream *st)
 struct s2s_sm_item *
 s2s_stream_sm_take(struct s2s_stream *st)
 {
-	return st->sm != NULL && st->opts.role == S2S_ROLE_OUT
+	return st->sm != NULL && (st->opts.role == S2S_ROLE_OUT || st->bidi)
 	           ? s2s_sm_take(st->sm) : NULL;
 }
 
