@@ -31,7 +31,7 @@
  * Once on, IN may send (s2s_stream_send_stanza) for its authenticated
  * pairs, in reverse (from LOCAL to REMOTE), and OUT hands stanzas of its
  * pairs, reversed, to the stanza callback. Stream management then counts
- * both directions on both sides, without resumption.
+ * both directions on both sides (resumption carries both counts).
  *
  * Roles: S2S_ROLE_OUT (we initiate: we know LOCAL and REMOTE from the
  * start) and S2S_ROLE_IN (we receive: LOCAL comes from the peer's 'to',
@@ -230,10 +230,12 @@ bool s2s_stream_has_pair(const struct s2s_stream *st, const char *local,
 void s2s_stream_set_sm_cbs(struct s2s_stream *st,
                            const struct s2s_stream_sm_cbs *cbs);
 /* XEP-0198. OUT, from the authenticated callback of the stream's first
- * pair: resume session PREVID instead of enabling a new one (answered
- * through sm_resumed / sm_resume_failed). 0, or -ENOTSUP when the peer
- * does not offer stream management (or it is off or already under way). */
-int s2s_stream_sm_resume(struct s2s_stream *st, const char *previd);
+ * pair: resume session PREVID, in which we handled H stanzas (0 unless it
+ * was bidirectional), instead of enabling a new one (answered through
+ * sm_resumed / sm_resume_failed). 0, or -ENOTSUP when the peer does not
+ * offer stream management (or it is off or already under way). */
+int s2s_stream_sm_resume(struct s2s_stream *st, const char *previd,
+                         uint32_t h);
 /* Stream management is enabled (or being enabled) on this stream. */
 bool s2s_stream_sm_on(const struct s2s_stream *st);
 /* XEP-0288 is on for this stream. */

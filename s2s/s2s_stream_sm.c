@@ -10,11 +10,12 @@
  * counters of the one session (XEP-0198 counts per stream, not per
  * direction): IN also queues what it sends, asks with <r/> and takes <a/>;
  * OUT also counts what it handles and answers <r/> with it; both send a
- * last <a/> before their closing tag. Such a session is not resumable: IN
- * grants no resumption and OUT ignores an id offered anyway, because the
- * resumption here carries one count each way and IN keeps no session of
- * what it sent. What a side sent without an ack when the stream dies goes
- * back to its routes (s2s_resume.c).
+ * last <a/> before their closing tag. Resumption carries both counts: OUT
+ * sends the h it handled in the old session and goes on counting from it;
+ * IN goes on numbering what it sends from that h. What IN had sent without
+ * an ack is not kept for the resumption: it went back to its routes when
+ * the stream died (s2s_resume.c), so for that direction duplicates are
+ * possible, as without resumption.
  *
  * Negotiation happens once the first pair is authenticated: dialback does
  * not restart the stream, so IN offers the feature from the start and
@@ -138,7 +139,7 @@ s2s_stream__sm_after_auth(struct s2s_stream *st)
 }
 
 int
-s2s_stream_sm_resume(struct s2s_stream *st, const char *previd)
+s2s_stream_sm_resume(struct s2s_stream *st, const char *previd, uint32_t h)
 {
 	struct util_buf b = {0};
 
@@ -146,10 +147,12 @@ s2s_stream_sm_resume(struct s2s_stream *st, const char *previd)
 	    st->sm_tried || st->state != S2S_ST_READY || st->closed_reported)
 		return -ENOTSUP;
 	s2s_sm_create(st);
+	/* XEP-0288: what we handled in that session; counting goes on. */
+	s2s_sm_in_set_h(st->sm, h);
 	s2s_stream__setstr(&st->sm_previd, previd);
 	util_buf_puts(&b, "<resume xmlns='" S2S_NS_SM "' previd='");
 	stanza_escape(&b, previd, strlen(previd), true);
-	util_buf_puts(&b, "' h='0'/>");
+	util_buf_printf(&b, "' h='%lu'/>", (unsigned long)h);
 	s2s_stream__send(st, b.data, b.len);
 	util_buf_free(&b);
 	st->sm_state = S2S_SMS_RESUMING;
@@ -174,8 +177,7 @@ s2s_sm_in_enable(struct s2s_stream *st, const struct stanza *el)
 
 	s2s_sm_create(st);
 	st->sm_state = S2S_SMS_ON;
-	if (!resume || st->opts.sm_resume_ms == 0 || st->smcbs.resume == NULL ||
-	    st->bidi) {
+	if (!resume || st->opts.sm_resume_ms == 0 || st->smcbs.resume == NULL) {
 		n = snprintf(buf, sizeof(buf), "<enabled xmlns='%s'/>", S2S_NS_SM);
 	} else {
 		/* Unguessable, and bound to the authenticated domains anyway. */
@@ -198,7 +200,7 @@ s2s_sm_in_resume(struct s2s_stream *st, const struct stanza *el)
 {
 	const char *previd = stanza_attr(el, "previd");
 	struct util_buf b = {0};
-	uint32_t h = 0;
+	uint32_t h = 0, peer_h = 0;
 
 	if (previd == NULL || st->smcbs.resume == NULL ||
 	    st->opts.sm_resume_ms == 0 ||
@@ -208,6 +210,12 @@ s2s_sm_in_resume(struct s2s_stream *st, const struct stanza *el)
 	}
 	s2s_sm_create(st);
 	s2s_sm_in_set_h(st->sm, h);
+	/* What we send is numbered on from what the peer handled of it (0
+	 * unless the stream was bidirectional); the unacknowledged rest went
+	 * back to the routes when the old stream died. */
+	if (!s2s_sm_parse_h(el, &peer_h))
+		peer_h = 0;
+	s2s_sm_out_start(st->sm, peer_h, st->now);
 	s2s_stream__setstr(&st->sm_id, previd);
 	st->sm_state = S2S_SMS_ON;
 	util_buf_puts(&b, "<resumed xmlns='" S2S_NS_SM "' previd='");
@@ -290,10 +298,9 @@ s2s_sm_out_enabled(struct s2s_stream *st, const struct stanza *el)
 	st->sm_state = S2S_SMS_ON;
 	st->sm_wait_until = 0;
 	/* Resumable only with an id: Prosody echoes resume='true' on S2S
-	 * without one (it resumes c2s sessions only). Never on a bidi
-	 * stream (see the top of this file). */
+	 * without one (it resumes c2s sessions only). */
 	if (r != NULL && (strcmp(r, "true") == 0 || strcmp(r, "1") == 0) &&
-	    id != NULL && *id != '\0' && !st->bidi)
+	    id != NULL && *id != '\0')
 		s2s_stream__setstr(&st->sm_id, id);
 	log_info(LOG_SUB_S2S, st->opts.connid, "out sm enabled remote=%s "
 	         "resume=%s", st->remote, st->sm_id != NULL ? "yes" : "no");
@@ -344,6 +351,7 @@ s2s_sm_out_failed(struct s2s_stream *st)
 	st->sm_previd = NULL;
 	log_info(LOG_SUB_S2S, st->opts.connid, "out sm resume-failed "
 	         "previd=%s remote=%s", previd, st->remote);
+	s2s_sm_in_set_h(st->sm, 0);     /* a new session counts from 0 */
 	s2s_sm_out_enable(st);
 	if (st->smcbs.resume_failed != NULL)
 		st->smcbs.resume_failed(st->arg, previd);

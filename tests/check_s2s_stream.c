@@ -1113,7 +1113,7 @@ out_bidi_unproven_peer(struct harness *h)
 }
 
 /* XEP-0198 on a bidi stream, IN side: what IN sends is counted, asked for
- * and acknowledged; what it handles is answered; no resumption. */
+ * and acknowledged; what it handles is answered. */
 static void
 in_bidi_sm(struct harness *h)
 {
@@ -1145,8 +1145,7 @@ in_bidi_sm(struct harness *h)
 }
 
 /* XEP-0198 on a bidi stream, OUT side: stanzas from the peer count in the
- * h we answer and send before our closing tag; a resumption id offered
- * anyway is not kept. */
+ * h we answer and send before our closing tag. */
 static void
 out_bidi_sm(struct harness *h)
 {
@@ -1159,7 +1158,7 @@ out_bidi_sm(struct harness *h)
 	ck_sent(h, "<enable xmlns='urn:xmpp:sm:3'");
 	h_feed(h, MSG("a@a.test", "b@b.test"));         /* before enabled */
 	h_feed(h, "<enabled xmlns='urn:xmpp:sm:3' id='s1' resume='true'/>");
-	ck_assert_ptr_null(s2s_stream_sm_id(h->st));
+	ck_assert_str_eq(s2s_stream_sm_id(h->st), "s1");
 	h_feed(h, MSG("a@a.test", "b@b.test") MSG("a@a.test", "b@b.test")
 	          "<r xmlns='urn:xmpp:sm:3'/>");
 	ck_sent(h, "<a xmlns='urn:xmpp:sm:3' h='2'/>");
@@ -1167,6 +1166,35 @@ out_bidi_sm(struct harness *h)
 	h_feed(h, MSG("a@a.test", "b@b.test"));
 	s2s_stream_close(h->st, 0, NULL, h->now);
 	ck_sent(h, "<a xmlns='urn:xmpp:sm:3' h='3'/></stream:stream>");
+}
+
+static bool
+h_sm_resume(void *arg, const char *previd, uint32_t *h)
+{
+	(void)arg;
+	*h = 7;
+	return strcmp(previd, "s1") == 0;
+}
+
+/* XEP-0198 resumption of a bidi session, IN side: our handled count comes
+ * from the kept session, what we send is numbered on from the peer's h. */
+static void
+in_bidi_sm_resume(struct harness *h)
+{
+	static const struct s2s_stream_sm_cbs smcbs = {h_sm_resume, NULL, NULL};
+	struct h_extra x = {.bidi = true, .sm = true};
+
+	h_in_bidi_ready(h, BIDI_REQ, &x);
+	s2s_stream_set_sm_cbs(h->st, &smcbs);
+	h_feed(h, "<resume xmlns='urn:xmpp:sm:3' previd='s1' h='3'/>");
+	ck_sent(h, "<resumed xmlns='urn:xmpp:sm:3' previd='s1' h='7'/>");
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@a.test"), 0);
+	ck_sent(h, "<r xmlns='urn:xmpp:sm:3'/>");
+	h_feed(h, "<a xmlns='urn:xmpp:sm:3' h='4'/>");
+	ck_assert_uint_eq(s2s_stream_sm_unacked(h->st), 0);
+	h_feed(h, MSG("a@a.test", "b@b.test") "<r xmlns='urn:xmpp:sm:3'/>");
+	ck_sent(h, "<a xmlns='urn:xmpp:sm:3' h='8'/>");
+	ck_assert_int_eq(h->closed, 0);
 }
 
 typedef void scenario_fn(struct harness *h);
@@ -1212,6 +1240,7 @@ static scenario_fn *const scenarios[] = {
     out_bidi_unproven_peer,
     in_bidi_sm,
     out_bidi_sm,
+    in_bidi_sm_resume,
 };
 
 /* Slowloris: bytes trickling in never move a step's deadline. One byte a
