@@ -75,6 +75,8 @@
 	X(FED_STREAM_MANAGEMENT, "federation", "stream_management",            \
 	  CONFIG_T_BOOL, "yes", 0, 0, 0,                                       \
 	  "XEP-0198 acks and resumption on S2S streams")                      \
+	X(FED_BIDI, "federation", "bidi", CONFIG_T_BOOL, "yes", 0, 0, 0,       \
+	  "XEP-0288: one S2S connection carries both directions")             \
 	X(TLS_CERT_FILES, "tls", "cert_files", CONFIG_T_PATHS, "", 0, 0, 0,    \
 	  "PEM certificate chains, one per domain or one multi-SAN")          \
 	X(TLS_KEY_FILES, "tls", "key_files", CONFIG_T_PATHS, "", 0, 0, 0,      \

@@ -74,7 +74,12 @@ enum metrics_type { METRICS_COUNTER, METRICS_GAUGE, METRICS_HISTOGRAM };
 	  "router-to-router links to other cluster nodes that are up", NULL,  \
 	  NULL, NULL)                                                          \
 	X(CLUSTER_FORWARDED, METRICS_COUNTER, "s2sd_cluster_forwarded_total",  \
-	  "stanzas forwarded to other cluster nodes", "kind", NULL, NULL)
+	  "stanzas forwarded to other cluster nodes", "kind", NULL, NULL) \
+	X(BIDI_STREAMS, METRICS_GAUGE, "s2sd_bidi_streams",                    \
+	  "open S2S streams carrying both directions (XEP-0288)", "direction", \
+	  NULL, NULL)                                                          \
+	X(BIDI_NEGOTIATED, METRICS_COUNTER, "s2sd_bidi_negotiated_total",      \
+	  "XEP-0288 bidirectional streams negotiated", "direction", NULL, NULL)
 
 enum metrics_id {
 #define METRICS_X(id, type, name, help, l1, l2, l3) METRICS_##id,

@@ -95,6 +95,7 @@ runtime_s2s_settings(const struct config *cfg, struct s2s_settings *set)
 	set->sm_ack_interval_ms = config_num(cfg, CONFIG_LIM_SM_ACK_INTERVAL);
 	set->sm_ack_timeout_ms = config_num(cfg, CONFIG_LIM_SM_ACK_TIMEOUT);
 	set->sm_resume_ms = config_num(cfg, CONFIG_LIM_SM_RESUME_TIMEOUT);
+	set->bidi = config_bool(cfg, CONFIG_FED_BIDI);
 }
 
 /* The TLS context (none in security "none"). */

@@ -86,6 +86,7 @@ s2s__conn_opts(const struct s2s *s, enum s2s_role role, const char *local,
 	o->stream.sm_opts.ack_interval_ms = s->set.sm_ack_interval_ms;
 	o->stream.sm_opts.ack_timeout_ms = s->set.sm_ack_timeout_ms;
 	o->stream.sm_resume_ms = s->set.sm_resume_ms;
+	o->stream.bidi = s->set.bidi;
 	o->tls = s->tls;
 	o->idle_ms = s->set.idle_ms;
 	o->keepalive_ms = s->set.keepalive_ms;
@@ -233,7 +234,8 @@ static void
 s2s_cb_stanza(void *arg, struct s2s_conn *c, struct stanza *st)
 {
 	struct s2s_link *l = arg;
-	bool keep = l->role != S2S_ROLE_IN || s2s_in_rate(l, c, st);
+	/* Inbound: on an IN stream, or on an OUT one with XEP-0288. */
+	bool keep = s2s_in_rate(l, c, st);
 
 	/* The stanza arrived authenticated: delivered even when it is the
 	 * one that closes the stream. */
@@ -295,6 +297,10 @@ s2s_cb_closed(void *arg, struct s2s_conn *c, int err, const char *why)
 		s2s__out_closed(l, err);
 		s2s__sm_out_closed(l);
 	} else {
+		/* XEP-0288: routes that sent on it, then what it sent and
+		 * the peer did not acknowledge. */
+		s2s__out_closed(l, err);
+		s2s__sm_out_closed(l);
 		s2s__sm_in_closed(l);
 	}
 	s2s_link_free(l);
@@ -339,7 +345,12 @@ s2s_metrics_collect(void *arg)
 	size_t bytes = 0, n;
 
 	metrics_clear(METRICS_STREAMS);
+	metrics_clear(METRICS_BIDI_STREAMS);
 	for (l = s->links; l != NULL; l = l->next) {
+		if (s2s_stream_bidi(s2s_conn_stream(l->conn)))
+			metrics_series_add(metrics_series(
+			    METRICS_BIDI_STREAMS,
+			    l->role == S2S_ROLE_IN ? "in" : "out", NULL, NULL), 1);
 		v = s2s_conn_tls_version(l->conn);
 		metrics_series_add(metrics_series(
 		    METRICS_STREAMS, l->role == S2S_ROLE_IN ? "in" : "out",
@@ -516,17 +527,20 @@ s2s_reconfigure(struct s2s *s, const struct s2s_settings *set,
 	}
 	policy_unref(s->pol);
 	s->pol = policy_ref(pol);
-	/* Inbound streams from domains now denied are closed; outbound ones
-	 * are handled with their routes. */
+	/* Inbound streams from domains now denied are closed, and outbound
+	 * bidi streams that carry stanzas from them (XEP-0288: the direction
+	 * cannot be turned off alone; their routes connect again, without
+	 * bidi); outbound ones are otherwise handled with their routes. */
 	for (l = s->links; l != NULL; l = next) {
 		next = l->next;
 		st = s2s_conn_stream(l->conn);
 		remote = s2s_stream_remote(st);
-		if (l->role != S2S_ROLE_IN || remote == NULL ||
-		    policy_allows(s->pol, remote, POLICY_IN))
+		if ((l->role != S2S_ROLE_IN && !s2s_stream_bidi(st)) ||
+		    remote == NULL || policy_allows(s->pol, remote, POLICY_IN))
 			continue;
 		log_info(LOG_SUB_POLICY, s2s_conn_id(l->conn), "reload closes "
-		         "in stream remote=%s", remote);
+		         "%s stream remote=%s", l->role == S2S_ROLE_IN ? "in"
+		         : "out bidi", remote);
 		s2s_conn_close(l->conn, S2SD_EPOLICY,
 		               "federation is no longer allowed by policy");
 	}

@@ -23,6 +23,14 @@
  * those the peer did not handle), or bounced remote-server-timeout when the
  * route fails (s2s_resume.c).
  *
+ * XEP-0288 (setting bidi): one connection carries both directions. The
+ * route of (local, remote) uses an authenticated inbound bidi stream on
+ * which (local, remote) is a valid pair before opening a connection; an
+ * outbound bidi stream delivers what the peer sends for its pairs. The
+ * policy still applies per direction: s2s_send refuses "out" before any
+ * route, and an outbound stream asks for bidi only when the policy admits
+ * the remote domain "in" (a reload that changes that closes it).
+ *
  * Ownership: s2s_send and the deliver callback take the stanza; s2s_accept
  * takes CLIENT. The service references the TLS context and the policy, and
  * borrows the resolver (which must outlive it). s2s_close() closes every
@@ -78,6 +86,10 @@ struct s2s_settings {
 	uint64_t sm_ack_interval_ms;
 	uint64_t sm_ack_timeout_ms;
 	uint64_t sm_resume_ms;
+	/* XEP-0288: offered on inbound streams and requested on outbound
+	 * ones; a route to a domain whose inbound stream is bidirectional
+	 * sends on it instead of connecting. */
+	bool bidi;
 };
 
 struct s2s_cbs {

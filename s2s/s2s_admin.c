@@ -22,7 +22,8 @@ s2s_admin_queued(const struct s2s *s, const struct s2s_link *l,
 	size_t n = 0, b;
 
 	*bytes = s2s_conn_pending(l->conn);
-	if (l->role != S2S_ROLE_OUT || s2s_stream_remote(st) == NULL)
+	if ((l->role != S2S_ROLE_OUT && l->attempts == NULL) ||
+	    s2s_stream_remote(st) == NULL)
 		return 0;
 	for (r = s2s_routes_next(s->routes, NULL); r != NULL;
 	     r = s2s_routes_next(s->routes, r)) {
@@ -68,6 +69,8 @@ s2s_admin_stream(const struct s2s *s, const struct s2s_link *l,
 	/* XEP-0198: on or off, and what waits for an ack (OUT). */
 	report_str(r, "sm", s2s_stream_sm_on(st) ? "on" : "off");
 	report_num(r, "unacked", (int64_t)s2s_stream_sm_unacked(st));
+	/* XEP-0288: the stream carries both directions. */
+	report_str(r, "bidi", s2s_stream_bidi(st) ? "yes" : "no");
 }
 
 void

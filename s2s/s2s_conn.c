@@ -661,13 +661,13 @@ s2s_conn_send(struct s2s_conn *c, const struct stanza *st)
 }
 
 int
-s2s_conn_sm_resume(struct s2s_conn *c, const char *previd)
+s2s_conn_sm_resume(struct s2s_conn *c, const char *previd, uint32_t h)
 {
 	int rc;
 
 	if (c->closed_reported)
 		return -ENOTCONN;
-	rc = s2s_stream_sm_resume(c->st, previd);
+	rc = s2s_stream_sm_resume(c->st, previd, h);
 	if (!c->transport_closing)
 		s2s_conn_arm(c);
 	return rc;

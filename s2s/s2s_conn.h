@@ -85,7 +85,7 @@ int s2s_conn_send_verify(struct s2s_conn *c, const char *local,
 /* OUT: piggyback LOCAL on this ready stream (s2s_stream_add_pair). */
 int s2s_conn_add_pair(struct s2s_conn *c, const char *local);
 /* XEP-0198 (s2s_stream_sm_resume, _sm_take, _sm_forget on the stream). */
-int s2s_conn_sm_resume(struct s2s_conn *c, const char *previd);
+int s2s_conn_sm_resume(struct s2s_conn *c, const char *previd, uint32_t h);
 struct s2s_sm_item *s2s_conn_sm_take(struct s2s_conn *c);
 void s2s_conn_sm_forget(struct s2s_conn *c);
 void s2s_conn_dialback_verified(struct s2s_conn *c, const char *local,

@@ -4,7 +4,11 @@
  * step before that (connect, TLS, stream error, authentication) makes the
  * attempt move to the next one; in security "optional" a TLS handshake
  * failure is first retried on the same candidate without TLS. Only when
- * every candidate failed does the route fail. */
+ * every candidate failed does the route fail.
+ *
+ * XEP-0288: before all that, a route uses an inbound bidirectional stream
+ * on which its pair is authenticated (the peer initiated it and asked for
+ * bidi); when that stream ends, the route connects on its own next time. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +269,25 @@ s2s_out_piggy_link(struct s2s *s, const char *remote)
 	return NULL;
 }
 
+/* XEP-0288: a ready inbound bidi stream on which (LOCAL, REMOTE) is an
+ * authenticated pair: our stanzas for it may go there. */
+static struct s2s_link *
+s2s_out_bidi_link(struct s2s *s, const char *local, const char *remote)
+{
+	struct s2s_link *l;
+	const struct s2s_stream *st;
+
+	for (l = s->links; l != NULL; l = l->next) {
+		if (l->role != S2S_ROLE_IN || l->conn == NULL)
+			continue;
+		st = s2s_conn_stream(l->conn);
+		if (s2s_stream_bidi(st) && s2s_stream_is_ready(st) &&
+		    s2s_stream_has_pair(st, local, remote))
+			return l;
+	}
+	return NULL;
+}
+
 static struct s2s_attempt *
 s2s_out_attempt_new(struct s2s *s, const char *local, const char *remote,
                     uint64_t connid)
@@ -310,6 +333,14 @@ s2s_out_route_connect(void *arg, struct s2s_route *r)
 	s2s_route_set_data(r, a);
 	log_debug(LOG_SUB_S2S, a->connid, "out route-start local=%s remote=%s",
 	          a->local, a->remote);
+	if ((l = s2s_out_bidi_link(s, a->local, a->remote)) != NULL) {
+		log_info(LOG_SUB_S2S, s2s_conn_id(l->conn), "out route-bidi "
+		         "local=%s remote=%s: on the peer's inbound stream",
+		         a->local, a->remote);
+		s2s_out_attach(a, l);
+		s2s__out_authenticated(l, a->local, a->remote);
+		return;
+	}
 	/* One TCP connection serves several local domains: piggyback on a
 	 * ready stream to the same domain when dialback allows it. */
 	if ((l = s2s_out_piggy_link(s, a->remote)) != NULL) {
@@ -483,6 +514,15 @@ s2s_out_one_closed(struct s2s_attempt *a, struct s2s_link *l, int err)
 	if (s2s_stream_peer_opened(s2s_conn_stream(l->conn)))
 		a->opened = true;
 	a->held = false;        /* not ready: it fails over like one */
+	if (l->role == S2S_ROLE_IN && !a->ready) {
+		/* XEP-0288: it waited on the peer's bidi stream (a resumption
+		 * held it) and has no candidates of its own yet. */
+		if (s->closing)
+			s2s_out_fail(a, S2SD_ESHUTDOWN);
+		else
+			s2s_out_resolve(a);
+		return;
+	}
 	if (a->ready && a->route == NULL) {
 		s2s_out_free(a);                /* a test attempt, reported */
 		return;
@@ -528,6 +568,24 @@ s2s__out_cancel_all(struct s2s *s)
 	}
 }
 
+/* XEP-0288: the route of A, riding on the peer's inbound stream, may no
+ * longer send: it leaves the stream, which stays for the other direction. */
+static void
+s2s_out_leave_bidi(struct s2s_attempt *a)
+{
+	struct s2s *s = a->s;
+
+	s2s_out_detach(a);
+	if (!a->ready) {
+		s2s_out_fail(a, S2SD_EPOLICY);
+		return;
+	}
+	s2s_route_set_data(a->route, NULL);
+	s2s_route_closed(a->route, uv_now(s->loop));
+	s2s_out_free(a);
+	s2s__route_timer_arm(s);
+}
+
 void
 s2s__out_policy_changed(struct s2s *s)
 {
@@ -542,7 +600,9 @@ s2s__out_policy_changed(struct s2s *s)
 		if (a->route != NULL)
 			s2s_route_flush_bounce(a->route, S2SD_EPOLICY);
 		a->cancel_err = S2SD_EPOLICY;
-		if (a->link != NULL)
+		if (a->link != NULL && a->link->role == S2S_ROLE_IN)
+			s2s_out_leave_bidi(a);
+		else if (a->link != NULL)
 			s2s_conn_close(a->link->conn, S2SD_EPOLICY,
 			               "federation is no longer allowed by policy");
 		else if (a->lk != NULL)

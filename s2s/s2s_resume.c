@@ -39,6 +39,7 @@
 struct s2s_orphans {
 	char *remote;
 	char *previd;
+	uint32_t in_h;          /* XEP-0288: what the dead stream handled */
 	struct s2s_sm_item *head, *tail;
 	size_t n;
 	uint64_t expires;
@@ -187,13 +188,14 @@ s2s_sm_take_all(struct s2s_link *l, size_t *n)
 /* Keep LIST for a resumption of PREVID; have its routes connect. */
 static void
 s2s_orphans_new(struct s2s *s, const char *remote, const char *previd,
-                struct s2s_sm_item *list, size_t n)
+                uint32_t in_h, struct s2s_sm_item *list, size_t n)
 {
 	struct s2s_orphans *o = xcalloc(1, sizeof(*o));
 	struct s2s_sm_item *it, **pp;
 
 	o->remote = xstrdup(remote);
 	o->previd = xstrdup(previd);
+	o->in_h = in_h;
 	o->head = list;
 	for (it = list; it != NULL; it = it->next)
 		o->tail = it;
@@ -229,7 +231,10 @@ s2s__sm_out_closed(struct s2s_link *l)
 {
 	struct s2s *s = l->s;
 	const struct s2s_stream *st = s2s_conn_stream(l->conn);
-	const char *previd = s2s_stream_sm_id(st);
+	/* IN (a XEP-0288 stream we sent on): the session is the peer's to
+	 * resume, not ours; what we sent goes back to the routes. */
+	const char *previd = l->role == S2S_ROLE_OUT ? s2s_stream_sm_id(st)
+	                                             : NULL;
 	const char *remote = s2s_stream_remote(st);
 	struct s2s_orphans *o;
 	struct s2s_sm_item *list, *it;
@@ -261,7 +266,8 @@ s2s__sm_out_closed(struct s2s_link *l)
 		         "duplicates possible", remote, n);
 		s2s_sm_requeue(s, list);
 	} else {
-		s2s_orphans_new(s, remote, previd, list, n);
+		s2s_orphans_new(s, remote, previd, s2s_stream_sm_h(st), list,
+		                n);
 	}
 }
 
@@ -279,7 +285,7 @@ s2s__sm_hold(struct s2s_link *l, const char *remote)
 		s2s_orphans_resend(s, o, "resumption window over");
 		return false;
 	}
-	if (s2s_conn_sm_resume(l->conn, o->previd) == 0) {
+	if (s2s_conn_sm_resume(l->conn, o->previd, o->in_h) == 0) {
 		o->resumer = l;
 		return true;
 	}

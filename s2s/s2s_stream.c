@@ -429,7 +429,8 @@ s2s_on_stanza(void *arg, struct stanza *el)
 		s2s_stream__sm_element(st, el);
 		stanza_free(el);
 	} else if (st->state == S2S_ST_CLOSING &&
-	           (st->opts.role != S2S_ROLE_IN || st->auth == S2S_AUTH_NONE)) {
+	           ((st->opts.role != S2S_ROLE_IN && !st->bidi) ||
+	            st->auth == S2S_AUTH_NONE)) {
 		stanza_free(el);    /* nothing to negotiate while leaving */
 	} else if (st->opts.role == S2S_ROLE_IN) {
 		/* Also while closing: what the peer sent before it saw our
@@ -624,8 +625,9 @@ s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s)
 	const char *f = stanza_attr(s, "from"), *t = stanza_attr(s, "to");
 
 	/* While a session is being resumed nothing may be sent: it would be
-	 * counted in neither session. */
+	 * counted in neither session. IN sends only on a bidi stream. */
 	if (st->state != S2S_ST_READY || st->sm_state == S2S_SMS_RESUMING ||
+	    (st->opts.role == S2S_ROLE_IN && !st->bidi) ||
 	    f == NULL || t == NULL ||
 	    jid_parse(f, strlen(f), &jf, NULL, 0) < 0 ||
 	    jid_parse(t, strlen(t), &jt, NULL, 0) < 0) {

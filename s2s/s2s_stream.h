@@ -24,6 +24,15 @@
  * timeout) when an answer is ack_timeout_ms late. What OUT did not get
  * acknowledged is taken with s2s_stream_sm_take() by the owner.
  *
+ * XEP-0288 (opts.bidi, s2s_stream_bidi.c): IN advertises the feature and
+ * takes the peer's <bidi/>; OUT requests it after TLS and before
+ * authenticating, only when the policy admits the peer's domain inbound
+ * and the peer proved that domain (certificate) or dialback is usable.
+ * Once on, IN may send (s2s_stream_send_stanza) for its authenticated
+ * pairs, in reverse (from LOCAL to REMOTE), and OUT hands stanzas of its
+ * pairs, reversed, to the stanza callback. Stream management then counts
+ * both directions on both sides (resumption carries both counts).
+ *
  * Roles: S2S_ROLE_OUT (we initiate: we know LOCAL and REMOTE from the
  * start) and S2S_ROLE_IN (we receive: LOCAL comes from the peer's 'to',
  * REMOTE from its 'from' and its authentication).
@@ -71,6 +80,9 @@ struct s2s_stream_opts {
 	bool sm;
 	struct s2s_sm_opts sm_opts;
 	uint64_t sm_resume_ms;  /* IN: grant resumption this long (0: no) */
+	/* XEP-0288: IN offers bidirectional use and accepts the request; OUT
+	 * requests it when offered (see s2s_stream_bidi.c). */
+	bool bidi;
 };
 
 /* The peer certificate checked against one domain (0 = fine). */
@@ -164,8 +176,9 @@ void s2s_stream_dialback_verified(struct s2s_stream *st, const char *local,
 /* The time for the calls below that take none (send_stanza, add_pair,
  * keepalive): set it before them. */
 void s2s_stream_set_time(struct s2s_stream *st, uint64_t now);
-/* OUT: send ST (borrowed) from LOCAL; verbatim when namespace-safe. 0, or
- * -ENOTCONN when the pair is not authenticated or the stream not ready, or
+/* OUT, or IN on a bidi stream: send ST (borrowed) from LOCAL; verbatim
+ * when namespace-safe. 0, or -ENOTCONN when the pair is not authenticated
+ * or the stream not ready (or IN without bidi), or
  * -EMSGSIZE when it is larger than the peer's XEP-0478 max-bytes (nothing
  * is sent). */
 int s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s);
@@ -217,13 +230,17 @@ bool s2s_stream_has_pair(const struct s2s_stream *st, const char *local,
 void s2s_stream_set_sm_cbs(struct s2s_stream *st,
                            const struct s2s_stream_sm_cbs *cbs);
 /* XEP-0198. OUT, from the authenticated callback of the stream's first
- * pair: resume session PREVID instead of enabling a new one (answered
- * through sm_resumed / sm_resume_failed). 0, or -ENOTSUP when the peer
- * does not offer stream management (or it is off or already under way). */
-int s2s_stream_sm_resume(struct s2s_stream *st, const char *previd);
+ * pair: resume session PREVID, in which we handled H stanzas (0 unless it
+ * was bidirectional), instead of enabling a new one (answered through
+ * sm_resumed / sm_resume_failed). 0, or -ENOTSUP when the peer does not
+ * offer stream management (or it is off or already under way). */
+int s2s_stream_sm_resume(struct s2s_stream *st, const char *previd,
+                         uint32_t h);
 /* Stream management is enabled (or being enabled) on this stream. */
 bool s2s_stream_sm_on(const struct s2s_stream *st);
-/* OUT: stanzas sent and not acknowledged yet. */
+/* XEP-0288 is on for this stream. */
+bool s2s_stream_bidi(const struct s2s_stream *st);
+/* Stanzas sent and not acknowledged yet (OUT, or IN on a bidi stream). */
 size_t s2s_stream_sm_unacked(const struct s2s_stream *st);
 /* The resumable session id (IN: ours; OUT: the peer's), or NULL. */
 const char *s2s_stream_sm_id(const struct s2s_stream *st);
@@ -235,7 +252,7 @@ uint32_t s2s_stream_sm_h(const struct s2s_stream *st);
 bool s2s_stream_sm_resumable(const struct s2s_stream *st);
 /* IN: the session was taken over by another stream: not resumable. */
 void s2s_stream_sm_forget(struct s2s_stream *st);
-/* OUT: the oldest unacknowledged stanza (returns owned), or NULL. */
+/* The oldest unacknowledged stanza we sent (returns owned), or NULL. */
 struct s2s_sm_item *s2s_stream_sm_take(struct s2s_stream *st);
 /* The Ith authenticated pair (false past the last). */
 bool s2s_stream_pair_at(const struct s2s_stream *st, size_t i,

@@ -77,6 +77,7 @@ s2s_in_features(struct s2s_stream *st)
 	if (db != NULL)
 		stanza_serialize(db, S2S_NS_SERVER, &b);
 	s2s_stream__sm_features(st, &b);
+	s2s_stream__bidi_features(st, &b);
 	stanza_serialize(lim, S2S_NS_SERVER, &b);
 	util_buf_puts(&b, "</stream:features>");
 	s2s_stream__send(st, b.data, b.len);
@@ -162,6 +163,9 @@ s2s_in_starttls(struct s2s_stream *st)
 		return;
 	}
 	s2s_stream__send(st, proceed, sizeof(proceed) - 1);
+	/* XEP-0288 2.1: a <bidi/> before TLS belongs to the stream TLS
+	 * replaces; the peer asks again after it. */
+	st->bidi = false;
 	/* Stop parsing: what follows in this read came in clear. */
 	xmlstream_reset(st->xml);
 	s2s_stream__enter(st, S2S_ST_TLS);
@@ -437,6 +441,8 @@ s2s_stream__in_element(struct s2s_stream *st, struct stanza *el)
 		s2s_in_db_result(st, el);
 	else if (s2s_stream__is(el, S2S_NS_DIALBACK, "verify"))
 		s2s_in_db_verify(st, el);
+	else if (s2s_stream__bidi_is_request(el))
+		s2s_stream__bidi_request(st);
 	else if (s2s_in_is_stanza(el)) {
 		s2s_in_stanza(st, el);
 		return;

@@ -14,6 +14,9 @@
 #define S2S_NS_STREAM_ERR "urn:ietf:params:xml:ns:xmpp-streams"
 #define S2S_NS_DB_FEATURE "urn:xmpp:features:dialback"
 #define S2S_NS_LIMITS "urn:xmpp:stream-limits:0"
+/* XEP-0288: the request, and the stream feature. */
+#define S2S_NS_BIDI "urn:xmpp:bidi"
+#define S2S_NS_BIDI_FEATURE "urn:xmpp:features:bidi"
 
 #define S2S_DOMAIN_MAX 1024     /* prepared domain plus NUL */
 #define S2S_MAX_PAIRS 64        /* authenticated pairs on one stream */
@@ -95,6 +98,9 @@ struct s2s_stream {
 	char *sm_id;            /* resumable session (IN ours, OUT peer's) */
 	char *sm_previd;        /* OUT: the session being resumed */
 	uint64_t sm_wait_until; /* OUT: answer to enable/resume due */
+	bool bidi_offered;      /* XEP-0288. IN: in our features; OUT: in
+	                         * the peer's */
+	bool bidi;              /* negotiated: IN sends, OUT receives too */
 };
 
 /* Core (s2s_stream.c). */
@@ -156,6 +162,23 @@ void s2s_stream__sm_final_ack(struct s2s_stream *st);
 uint64_t s2s_stream__sm_deadline(const struct s2s_stream *st);
 void s2s_stream__sm_tick(struct s2s_stream *st);
 void s2s_stream__sm_free(struct s2s_stream *st);
+
+/* XEP-0288 (s2s_stream_bidi.c). */
+void s2s_stream__bidi_features(struct s2s_stream *st, struct util_buf *b);
+bool s2s_stream__bidi_is_request(const struct stanza *el);
+/* IN: the peer's <bidi/> (either namespace). */
+void s2s_stream__bidi_request(struct s2s_stream *st);
+/* OUT: note whether FEATURES offer it; before authenticating, request it
+ * when the reverse direction may be accepted. */
+void s2s_stream__bidi_out_features(struct s2s_stream *st,
+                                   const struct stanza *features);
+void s2s_stream__bidi_out_request(struct s2s_stream *st);
+/* OUT, bidi on: a stanza from the peer (taken). */
+void s2s_stream__bidi_out_stanza(struct s2s_stream *st, struct stanza *el);
+/* OUT, bidi on: the peer asks to authenticate one of its domains with
+ * dialback on our stream: refused with a dialback error. */
+void s2s_stream__bidi_out_db_request(struct s2s_stream *st,
+                                     const struct stanza *el);
 
 /* Receiving role (s2s_stream_in.c). */
 void s2s_stream__in_header(struct s2s_stream *st, const struct stanza *hdr);

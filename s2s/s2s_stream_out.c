@@ -186,6 +186,7 @@ s2s_out_features(struct s2s_stream *st, const struct stanza *f)
 		s2s_out_log_features(st, f);
 	s2s_out_limits(st, f);
 	s2s_stream__sm_out_features(st, f);
+	s2s_stream__bidi_out_features(st, f);
 	if (stanza_child(f, S2S_NS_DB_FEATURE, "dialback") != NULL)
 		st->db_offered = true;
 	if (!st->tls_on && tls != NULL && st->opts.security != S2S_SEC_NONE) {
@@ -210,8 +211,10 @@ s2s_out_features(struct s2s_stream *st, const struct stanza *f)
 		                             S2S_AUTH_EXTERNAL, S2S_PAIR_PENDING));
 	} else if (st->tls_on && st->opts.sasl_external && !st->sasl_failed &&
 	           s2s_out_offers_external(f)) {
+		s2s_stream__bidi_out_request(st);       /* XEP-0288: before */
 		s2s_out_send_auth(st);
 	} else if (st->db_offered && s2s_stream__dialback_usable(st)) {
+		s2s_stream__bidi_out_request(st);
 		s2s_out_dialback(st);
 	} else {
 		s2s_stream__fail(st, S2SD_EAUTH, "policy-violation",
@@ -431,9 +434,46 @@ s2s_stream_send_verify(struct s2s_stream *st, const char *local,
 	return 0;
 }
 
+static bool
+s2s_out_is_stanza(const struct stanza *el)
+{
+	const char *n = stanza_name(el);
+
+	return strcmp(stanza_ns(el), S2S_NS_SERVER) == 0 &&
+	       (strcmp(n, "message") == 0 || strcmp(n, "presence") == 0 ||
+	        strcmp(n, "iq") == 0);
+}
+
+/* XEP-0288: what the peer may send us on a bidi stream once ready. True
+ * when EL was handled (and taken or freed). */
+static bool
+s2s_out_bidi_element(struct s2s_stream *st, struct stanza *el)
+{
+	if (!st->bidi || (st->state != S2S_ST_READY &&
+	                  st->state != S2S_ST_CLOSING))
+		return false;
+	if (s2s_out_is_stanza(el)) {
+		s2s_stream__bidi_out_stanza(st, el);
+		return true;
+	}
+	if (s2s_stream__is(el, S2S_NS_DIALBACK, "result") &&
+	    stanza_attr(el, "type") == NULL) {
+		s2s_stream__bidi_out_db_request(st, el);
+		stanza_free(el);
+		return true;
+	}
+	return false;
+}
+
 void
 s2s_stream__out_element(struct s2s_stream *st, struct stanza *el)
 {
+	if (s2s_out_bidi_element(st, el))
+		return;
+	if (st->state == S2S_ST_CLOSING) {
+		stanza_free(el);        /* nothing to negotiate while leaving */
+		return;
+	}
 	if (s2s_stream__is(el, S2S_NS_DIALBACK, "verify") &&
 	    st->state != S2S_ST_WAIT_HEADER)
 		s2s_out_db_verify(st, el);

@@ -4,7 +4,18 @@
  * S2S streams carry stanzas one way (RFC 6120 without XEP-0288), so the
  * receiving side (IN) counts what it handles and answers <r/>, and the
  * initiating side (OUT) keeps what it sent until an <a/> covers it. Either
- * side answers the other's <r/>; OUT's count is always 0.
+ * side answers the other's <r/>; OUT's count is 0 unless bidi is on.
+ *
+ * On a XEP-0288 stream both sides send and receive, so each keeps both
+ * counters of the one session (XEP-0198 counts per stream, not per
+ * direction): IN also queues what it sends, asks with <r/> and takes <a/>;
+ * OUT also counts what it handles and answers <r/> with it; both send a
+ * last <a/> before their closing tag. Resumption carries both counts: OUT
+ * sends the h it handled in the old session and goes on counting from it;
+ * IN goes on numbering what it sends from that h. What IN had sent without
+ * an ack is not kept for the resumption: it went back to its routes when
+ * the stream died (s2s_resume.c), so for that direction duplicates are
+ * possible, as without resumption.
  *
  * Negotiation happens once the first pair is authenticated: dialback does
  * not restart the stream, so IN offers the feature from the start and
@@ -128,7 +139,7 @@ s2s_stream__sm_after_auth(struct s2s_stream *st)
 }
 
 int
-s2s_stream_sm_resume(struct s2s_stream *st, const char *previd)
+s2s_stream_sm_resume(struct s2s_stream *st, const char *previd, uint32_t h)
 {
 	struct util_buf b = {0};
 
@@ -136,10 +147,12 @@ s2s_stream_sm_resume(struct s2s_stream *st, const char *previd)
 	    st->sm_tried || st->state != S2S_ST_READY || st->closed_reported)
 		return -ENOTSUP;
 	s2s_sm_create(st);
+	/* XEP-0288: what we handled in that session; counting goes on. */
+	s2s_sm_in_set_h(st->sm, h);
 	s2s_stream__setstr(&st->sm_previd, previd);
 	util_buf_puts(&b, "<resume xmlns='" S2S_NS_SM "' previd='");
 	stanza_escape(&b, previd, strlen(previd), true);
-	util_buf_puts(&b, "' h='0'/>");
+	util_buf_printf(&b, "' h='%lu'/>", (unsigned long)h);
 	s2s_stream__send(st, b.data, b.len);
 	util_buf_free(&b);
 	st->sm_state = S2S_SMS_RESUMING;
@@ -149,6 +162,8 @@ s2s_stream_sm_resume(struct s2s_stream *st, const char *previd)
 	          previd);
 	return 0;
 }
+
+static void s2s_sm_got_a(struct s2s_stream *st, const struct stanza *el);
 
 /* IN: <enable/>, only on an authenticated stream, once. */
 static void
@@ -185,7 +200,7 @@ s2s_sm_in_resume(struct s2s_stream *st, const struct stanza *el)
 {
 	const char *previd = stanza_attr(el, "previd");
 	struct util_buf b = {0};
-	uint32_t h = 0;
+	uint32_t h = 0, peer_h = 0;
 
 	if (previd == NULL || st->smcbs.resume == NULL ||
 	    st->opts.sm_resume_ms == 0 ||
@@ -195,6 +210,12 @@ s2s_sm_in_resume(struct s2s_stream *st, const struct stanza *el)
 	}
 	s2s_sm_create(st);
 	s2s_sm_in_set_h(st->sm, h);
+	/* What we send is numbered on from what the peer handled of it (0
+	 * unless the stream was bidirectional); the unacknowledged rest went
+	 * back to the routes when the old stream died. */
+	if (!s2s_sm_parse_h(el, &peer_h))
+		peer_h = 0;
+	s2s_sm_out_start(st->sm, peer_h, st->now);
 	s2s_stream__setstr(&st->sm_id, previd);
 	st->sm_state = S2S_SMS_ON;
 	util_buf_puts(&b, "<resumed xmlns='" S2S_NS_SM "' previd='");
@@ -225,12 +246,15 @@ s2s_sm_in_element(struct s2s_stream *st, const struct stanza *el)
 			s2s_sm_in_resume(st, el);
 	} else if (strcmp(name, "r") == 0 && st->sm_state == S2S_SMS_ON) {
 		s2s_sm_send_a(st, s2s_sm_in_h(st->sm));
+	} else if (strcmp(name, "a") == 0 && st->sm_state == S2S_SMS_ON &&
+	           st->bidi) {
+		s2s_sm_got_a(st, el);
 	}
 	/* <a/> for the nothing we sent, and <r/> without a session, are
 	 * ignored (XEP-0198 leaves them without an answer). */
 }
 
-/* OUT: the peer acknowledged H. */
+/* The peer acknowledged H of what we sent. */
 static void
 s2s_sm_out_ack(struct s2s_stream *st, uint32_t h)
 {
@@ -240,8 +264,8 @@ s2s_sm_out_ack(struct s2s_stream *st, uint32_t h)
 	metrics_inc(METRICS_SM_ACKS, "in");
 	n = s2s_sm_acked(st->sm, h, st->now);
 	if (n >= 0) {
-		log_debug(LOG_SUB_S2S, st->opts.connid, "out sm acked h=%lu "
-		          "new=%d unacked=%zu", (unsigned long)h, n,
+		log_debug(LOG_SUB_S2S, st->opts.connid, "%s sm acked h=%lu "
+		          "new=%d unacked=%zu", s2s_sm_dir(st), (unsigned long)h, n,
 		          s2s_sm_unacked(st->sm));
 		return;
 	}
@@ -251,6 +275,19 @@ s2s_sm_out_ack(struct s2s_stream *st, uint32_t h)
 	         (unsigned long)s2s_sm_sent_count(st->sm));
 	s2s_stream__fail_app(st, S2SD_EPROTO, "undefined-condition",
 	                     "the acknowledged count is not one we sent", app);
+}
+
+/* An <a/> for what we sent: OUT always, IN on a bidi stream. */
+static void
+s2s_sm_got_a(struct s2s_stream *st, const struct stanza *el)
+{
+	uint32_t h;
+
+	if (s2s_sm_parse_h(el, &h))
+		s2s_sm_out_ack(st, h);
+	else
+		s2s_stream__fail(st, S2SD_EPROTO, "invalid-xml",
+		                 "<a/> without a valid h");
 }
 
 static void
@@ -314,6 +351,7 @@ s2s_sm_out_failed(struct s2s_stream *st)
 	st->sm_previd = NULL;
 	log_info(LOG_SUB_S2S, st->opts.connid, "out sm resume-failed "
 	         "previd=%s remote=%s", previd, st->remote);
+	s2s_sm_in_set_h(st->sm, 0);     /* a new session counts from 0 */
 	s2s_sm_out_enable(st);
 	if (st->smcbs.resume_failed != NULL)
 		st->smcbs.resume_failed(st->arg, previd);
@@ -324,17 +362,14 @@ static void
 s2s_sm_out_element(struct s2s_stream *st, const struct stanza *el)
 {
 	const char *name = stanza_name(el);
-	uint32_t h;
 
 	if (strcmp(name, "r") == 0) {
-		s2s_sm_send_a(st, 0);
+		/* What we handled: nothing unless the peer sends on a bidi
+		 * stream. */
+		s2s_sm_send_a(st, st->sm != NULL ? s2s_sm_in_h(st->sm) : 0);
 	} else if (strcmp(name, "a") == 0 && st->sm_state != S2S_SMS_OFF &&
 	           st->sm_state != S2S_SMS_RESUMING) {
-		if (s2s_sm_parse_h(el, &h))
-			s2s_sm_out_ack(st, h);
-		else
-			s2s_stream__fail(st, S2SD_EPROTO, "invalid-xml",
-			                 "<a/> without a valid h");
+		s2s_sm_got_a(st, el);
 	} else if (strcmp(name, "enabled") == 0 &&
 	           st->sm_state == S2S_SMS_ENABLING) {
 		s2s_sm_out_enabled(st, el);
@@ -380,8 +415,8 @@ s2s_stream__sm_sent(struct s2s_stream *st, const struct stanza *s,
 void
 s2s_stream__sm_final_ack(struct s2s_stream *st)
 {
-	if (st->opts.role == S2S_ROLE_IN && st->sm_state == S2S_SMS_ON &&
-	    !st->close_sent)
+	if ((st->opts.role == S2S_ROLE_IN || st->bidi) &&
+	    st->sm_state == S2S_SMS_ON && !st->close_sent)
 		s2s_sm_send_a(st, s2s_sm_in_h(st->sm));
 }
 
@@ -390,7 +425,7 @@ s2s_stream__sm_deadline(const struct s2s_stream *st)
 {
 	uint64_t next = UINT64_MAX;
 
-	if (st->opts.role != S2S_ROLE_OUT || st->sm == NULL ||
+	if ((st->opts.role != S2S_ROLE_OUT && !st->bidi) || st->sm == NULL ||
 	    st->state != S2S_ST_READY)
 		return UINT64_MAX;
 	if (st->sm_wait_until != 0)
@@ -450,7 +485,7 @@ s2s_stream_sm_on(const struct s2s_stream *st)
 size_t
 s2s_stream_sm_unacked(const struct s2s_stream *st)
 {
-	return st->sm != NULL && st->opts.role == S2S_ROLE_OUT
+	return st->sm != NULL && (st->opts.role == S2S_ROLE_OUT || st->bidi)
 	           ? s2s_sm_unacked(st->sm) : 0;
 }
 
@@ -483,7 +518,7 @@ s2s_stream_sm_forget(struct s2s_stream *st)
 struct s2s_sm_item *
 s2s_stream_sm_take(struct s2s_stream *st)
 {
-	return st->sm != NULL && st->opts.role == S2S_ROLE_OUT
+	return st->sm != NULL && (st->opts.role == S2S_ROLE_OUT || st->bidi)
 	           ? s2s_sm_take(st->sm) : NULL;
 }
 

@@ -244,7 +244,7 @@ p_authenticated(void *arg, const char *local, const char *remote,
 	s->auths++;
 	if (s == &s->pair->out && s->pair->resume_id != NULL)
 		ck_assert_int_eq(s2s_stream_sm_resume(s->st,
-		                                      s->pair->resume_id), 0);
+		                                      s->pair->resume_id, 0), 0);
 }
 
 static void

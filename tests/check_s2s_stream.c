@@ -219,9 +219,14 @@ static const struct s2s_stream_cbs h_cbs = {
     h_pair_refused,  h_closed,
 };
 
+/* Extra options for h_init_ex (XEP-0288, XEP-0198). */
+struct h_extra {
+	bool bidi, sm;
+};
+
 static void
-h_init(struct harness *h, enum s2s_role role, enum s2s_security sec,
-       bool bytewise)
+h_init_ex(struct harness *h, enum s2s_role role, enum s2s_security sec,
+          bool bytewise, const struct h_extra *x)
 {
 	struct s2s_stream_opts o = {
 	    .role = role, .security = sec, .require_valid_certs = true,
@@ -230,12 +235,27 @@ h_init(struct harness *h, enum s2s_role role, enum s2s_security sec,
 	    .local = role == S2S_ROLE_OUT ? "b.test" : NULL,
 	    .remote = role == S2S_ROLE_OUT ? "a.test" : NULL};
 
+	if (x != NULL) {
+		o.bidi = x->bidi;
+		o.sm = x->sm;
+		o.sm_opts.ack_every = 1;
+		o.sm_opts.ack_interval_ms = 1000;
+		o.sm_opts.ack_timeout_ms = 5000;
+		o.sm_resume_ms = 60000;
+	}
 	memset(h, 0, sizeof(*h));
 	h->bytewise = bytewise;
 	h->now = 1000;
 	h->secret = dialback_secret_new("test-secret");
 	h->st = s2s_stream_new(&o, &h_cbs, h, h->now);
 	s2s_stream_start(h->st, h->now);
+}
+
+static void
+h_init(struct harness *h, enum s2s_role role, enum s2s_security sec,
+       bool bytewise)
+{
+	h_init_ex(h, role, sec, bytewise, NULL);
 }
 
 static void
@@ -883,6 +903,300 @@ in_direct_tls(struct harness *h)
 	ck_assert_int_eq(h->starttls, 0);
 }
 
+/* ---- XEP-0288 ---- */
+
+#define BIDI_FEAT "<bidi xmlns='urn:xmpp:features:bidi'/>"
+#define BIDI_REQ "<bidi xmlns='urn:xmpp:bidi'/>"
+
+/* A message from FROM to TO, to send on the stream. */
+static int
+h_send_msg(struct harness *h, const char *from, const char *to)
+{
+	struct stanza *m = stanza_new("jabber:server", "message");
+	int rc;
+
+	stanza_set_attr(m, "from", from);
+	stanza_set_attr(m, "to", to);
+	rc = s2s_stream_send_stanza(h->st, m);
+	stanza_free(m);
+	return rc;
+}
+
+/* IN with bidi: a.test asks with REQ, then dialback for (b.test, a.test). */
+static void
+h_in_bidi_ready(struct harness *h, const char *req, const struct h_extra *x)
+{
+	h_init_ex(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise, x);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	ck_sent(h, BIDI_FEAT);
+	h_feed(h, req);
+	h_feed(h, "<db:result from='a.test' to='b.test'>k</db:result>");
+	s2s_stream_dialback_verified(h->st, "b.test", "a.test", true, 0,
+	                             h->now);
+	ck_sent(h, "type='valid'");
+}
+
+/* IN: the request makes the stream carry our stanzas, for the reverse of
+ * the validated pair only, and nothing before the pair is valid. */
+static void
+in_bidi_dialback(struct harness *h)
+{
+	struct h_extra x = {.bidi = true};
+
+	h_init_ex(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise, &x);
+	h_feed(h, PEER_HDR("a.test", "b.test") BIDI_REQ);
+	ck_assert(s2s_stream_bidi(h->st));
+	h_feed(h, "<db:result from='a.test' to='b.test'>k</db:result>");
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@a.test"), -ENOTCONN);
+	s2s_stream_dialback_verified(h->st, "b.test", "a.test", true, 0,
+	                             h->now);
+	h_take(h);
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@a.test"), 0);
+	ck_sent(h, "<message from='x@b.test' to='y@a.test'/>");
+	ck_assert_int_eq(h_send_msg(h, "x@b2.test", "y@a.test"), -ENOTCONN);
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@c.test"), -ENOTCONN);
+	/* The other direction is unchanged. */
+	h_feed(h, MSG("a@a.test", "b@b.test"));
+	ck_assert_int_eq(h->nstanzas, 1);
+	ck_assert_int_eq(h->closed, 0);
+}
+
+/* IN: the historic form of the request (the feature's namespace) is
+ * accepted; a repeated request changes nothing. */
+static void
+in_bidi_historic_request(struct harness *h)
+{
+	struct h_extra x = {.bidi = true};
+
+	h_in_bidi_ready(h, BIDI_FEAT, &x);
+	ck_assert(s2s_stream_bidi(h->st));
+	h_feed(h, BIDI_REQ);    /* again, after authentication */
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@a.test"), 0);
+	ck_assert_int_eq(h->closed, 0);
+}
+
+/* IN without a request, or with bidi off: one direction only; an
+ * unsolicited <bidi/> is ignored without ending the stream. */
+static void
+in_bidi_not_requested(struct harness *h)
+{
+	struct h_extra x = {.bidi = false};
+
+	h_in_dialback_ready(h);
+	ck_assert(!s2s_stream_bidi(h->st));
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@a.test"), -ENOTCONN);
+	free(h_finish(h));
+	h_init_ex(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise, &x);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	ck_assert_ptr_null(strstr(h_take(h), "bidi"));
+	h_feed(h, BIDI_REQ "<db:result from='a.test' to='b.test'>k"
+	          "</db:result>");
+	s2s_stream_dialback_verified(h->st, "b.test", "a.test", true, 0,
+	                             h->now);
+	ck_assert(!s2s_stream_bidi(h->st));
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@a.test"), -ENOTCONN);
+	ck_assert_int_eq(h->closed, 0);
+}
+
+/* IN: a request made before STARTTLS dies with the stream TLS replaces
+ * (XEP-0288 2.1); asked again after TLS, it holds. */
+static void
+in_bidi_before_tls(struct harness *h)
+{
+	struct h_extra x = {.bidi = true};
+
+	h_init_ex(h, S2S_ROLE_IN, S2S_SEC_OPTIONAL, h->bytewise, &x);
+	h_feed(h, PEER_HDR("a.test", "b.test") BIDI_REQ);
+	ck_assert(s2s_stream_bidi(h->st));
+	h_feed(h, STARTTLS);
+	ck_assert_int_eq(h->starttls, 1);
+	s2s_stream_tls_done(h->st, 0, h->now);
+	ck_assert(!s2s_stream_bidi(h->st));
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	ck_sent(h, BIDI_FEAT);
+	h_feed(h, BIDI_REQ);
+	ck_assert(s2s_stream_bidi(h->st));
+}
+
+/* OUT: asked for right before dialback; the peer's stanzas for the reverse
+ * of our pair are delivered, anything else ends the stream. */
+static void
+out_bidi_dialback(struct harness *h)
+{
+	struct h_extra x = {.bidi = true};
+	const char *o;
+
+	h_init_ex(h, S2S_ROLE_OUT, S2S_SEC_OPTIONAL, h->bytewise, &x);
+	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT BIDI_FEAT));
+	o = h_take(h);
+	ck_assert_ptr_nonnull(strstr(o, BIDI_REQ "<db:result from='b.test'"));
+	ck_assert(s2s_stream_bidi(h->st));
+	h_feed(h, MSG("a@a.test", "b@b.test"));         /* too early */
+	ck_assert_int_eq(h->nstanzas, 0);
+	ck_assert_int_eq(h->closed, 1);
+	free(h_finish(h));
+
+	h_init_ex(h, S2S_ROLE_OUT, S2S_SEC_OPTIONAL, h->bytewise, &x);
+	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT BIDI_FEAT));
+	h_feed(h, "<db:result from='a.test' to='b.test' type='valid'/>");
+	h_feed(h, MSG("a@a.test", "b@b.test"));
+	ck_assert_int_eq(h->nstanzas, 1);
+	h_feed(h, MSG("a@a.test", "b2@b2.test"));       /* not our pair */
+	ck_sent(h, "<invalid-from");
+	ck_assert_int_eq(h->nstanzas, 1);
+	ck_assert_int_eq(h->closed, 1);
+}
+
+/* OUT: the feature under the request's namespace (the historic variant)
+ * is taken as an offer; a dialback request from the peer on our stream is
+ * answered with a dialback error and the stream stays. */
+static void
+out_bidi_historic_feature(struct harness *h)
+{
+	struct h_extra x = {.bidi = true};
+
+	h_init_ex(h, S2S_ROLE_OUT, S2S_SEC_OPTIONAL, h->bytewise, &x);
+	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT BIDI_REQ));
+	ck_sent(h, BIDI_REQ);
+	h_feed(h, "<db:result from='a.test' to='b.test' type='valid'/>");
+	h_feed(h, "<db:result from='conf.a.test' to='b.test'>k</db:result>");
+	ck_sent(h, "<db:result from='b.test' to='conf.a.test' type='error'>");
+	ck_assert_int_eq(h->closed, 0);
+	h_feed(h, MSG("a@a.test", "b@b.test"));
+	ck_assert_int_eq(h->nstanzas, 1);
+}
+
+/* OUT: the policy denies a.test inbound: no <bidi/> is sent, and what the
+ * peer sends on our stream anyway is refused. Bidi off: never asked. */
+static void
+out_bidi_policy_denied_in(struct harness *h)
+{
+	struct h_extra x = {.bidi = true};
+
+	h_init_ex(h, S2S_ROLE_OUT, S2S_SEC_OPTIONAL, h->bytewise, &x);
+	h->deny = "a.test";
+	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT BIDI_FEAT));
+	ck_assert_ptr_null(strstr(h_take(h), "urn:xmpp:bidi"));
+	ck_assert(!s2s_stream_bidi(h->st));
+	h_feed(h, "<db:result from='a.test' to='b.test' type='valid'/>");
+	ck_assert(s2s_stream_is_ready(h->st));
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@a.test"), 0);
+	h_feed(h, MSG("a@a.test", "b@b.test"));
+	ck_assert_int_eq(h->nstanzas, 0);
+	ck_assert_int_eq(h->closed, 1);
+	free(h_finish(h));
+
+	x.bidi = false;
+	h_init_ex(h, S2S_ROLE_OUT, S2S_SEC_OPTIONAL, h->bytewise, &x);
+	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT BIDI_FEAT));
+	ck_assert_ptr_null(strstr(h_take(h), "urn:xmpp:bidi"));
+}
+
+/* OUT after TLS with a certificate that does not prove a.test and
+ * dialback not allowed: SASL EXTERNAL proceeds, no <bidi/>. */
+static void
+out_bidi_unproven_peer(struct harness *h)
+{
+	struct h_extra x = {.bidi = true};
+
+	h_init_ex(h, S2S_ROLE_OUT, S2S_SEC_REQUIRED, h->bytewise, &x);
+	h_feed(h, OUT_PEER_HDR FEATURES(STARTTLS));
+	h_feed(h, "<proceed xmlns='" NS_TLS "'/>");
+	s2s_stream_tls_done(h->st, 0, h->now);
+	h->cert_name = S2SD_ETLS_NAME;  /* from now on */
+	h_feed(h, OUT_PEER_HDR FEATURES(EXTERNAL BIDI_FEAT));
+	{
+		const char *o = h_take(h);
+		ck_assert_ptr_nonnull(strstr(o, "mechanism='EXTERNAL'"));
+		ck_assert_ptr_null(strstr(o, "urn:xmpp:bidi"));
+	}
+}
+
+/* XEP-0198 on a bidi stream, IN side: what IN sends is counted, asked for
+ * and acknowledged; what it handles is answered. */
+static void
+in_bidi_sm(struct harness *h)
+{
+	struct h_extra x = {.bidi = true, .sm = true};
+
+	h_in_bidi_ready(h, BIDI_REQ, &x);
+	h_feed(h, "<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+	{
+		const char *o = h_take(h);
+		ck_assert_ptr_nonnull(strstr(o, "<enabled xmlns='urn:xmpp:sm:3'/>"));
+		ck_assert_ptr_null(strstr(o, "resume="));
+	}
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@a.test"), 0);
+	ck_sent(h, "<r xmlns='urn:xmpp:sm:3'/>");       /* ack_every 1 */
+	ck_assert_uint_eq(s2s_stream_sm_unacked(h->st), 1);
+	h_feed(h, "<a xmlns='urn:xmpp:sm:3' h='1'/>");
+	ck_assert_uint_eq(s2s_stream_sm_unacked(h->st), 0);
+	h_feed(h, MSG("a@a.test", "b@b.test") "<r xmlns='urn:xmpp:sm:3'/>");
+	ck_sent(h, "<a xmlns='urn:xmpp:sm:3' h='1'/>");
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@a.test"), 0);
+	h_feed(h, "<a xmlns='urn:xmpp:sm:3' h='5'/>");  /* more than sent */
+	ck_sent(h, "<handled-count-too-high");
+	ck_assert_int_eq(h->closed, 1);
+	{
+		struct s2s_sm_item *it = s2s_stream_sm_take(h->st);
+		ck_assert_ptr_nonnull(it);
+		s2s_sm_item_free(it);
+	}
+}
+
+/* XEP-0198 on a bidi stream, OUT side: stanzas from the peer count in the
+ * h we answer and send before our closing tag. */
+static void
+out_bidi_sm(struct harness *h)
+{
+	struct h_extra x = {.bidi = true, .sm = true};
+
+	h_init_ex(h, S2S_ROLE_OUT, S2S_SEC_OPTIONAL, h->bytewise, &x);
+	h_feed(h, OUT_PEER_HDR FEATURES(DBFEAT BIDI_FEAT
+	          "<sm xmlns='urn:xmpp:sm:3'/>"));
+	h_feed(h, "<db:result from='a.test' to='b.test' type='valid'/>");
+	ck_sent(h, "<enable xmlns='urn:xmpp:sm:3'");
+	h_feed(h, MSG("a@a.test", "b@b.test"));         /* before enabled */
+	h_feed(h, "<enabled xmlns='urn:xmpp:sm:3' id='s1' resume='true'/>");
+	ck_assert_str_eq(s2s_stream_sm_id(h->st), "s1");
+	h_feed(h, MSG("a@a.test", "b@b.test") MSG("a@a.test", "b@b.test")
+	          "<r xmlns='urn:xmpp:sm:3'/>");
+	ck_sent(h, "<a xmlns='urn:xmpp:sm:3' h='2'/>");
+	ck_assert_int_eq(h->nstanzas, 3);
+	h_feed(h, MSG("a@a.test", "b@b.test"));
+	s2s_stream_close(h->st, 0, NULL, h->now);
+	ck_sent(h, "<a xmlns='urn:xmpp:sm:3' h='3'/></stream:stream>");
+}
+
+static bool
+h_sm_resume(void *arg, const char *previd, uint32_t *h)
+{
+	(void)arg;
+	*h = 7;
+	return strcmp(previd, "s1") == 0;
+}
+
+/* XEP-0198 resumption of a bidi session, IN side: our handled count comes
+ * from the kept session, what we send is numbered on from the peer's h. */
+static void
+in_bidi_sm_resume(struct harness *h)
+{
+	static const struct s2s_stream_sm_cbs smcbs = {h_sm_resume, NULL, NULL};
+	struct h_extra x = {.bidi = true, .sm = true};
+
+	h_in_bidi_ready(h, BIDI_REQ, &x);
+	s2s_stream_set_sm_cbs(h->st, &smcbs);
+	h_feed(h, "<resume xmlns='urn:xmpp:sm:3' previd='s1' h='3'/>");
+	ck_sent(h, "<resumed xmlns='urn:xmpp:sm:3' previd='s1' h='7'/>");
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@a.test"), 0);
+	ck_sent(h, "<r xmlns='urn:xmpp:sm:3'/>");
+	h_feed(h, "<a xmlns='urn:xmpp:sm:3' h='4'/>");
+	ck_assert_uint_eq(s2s_stream_sm_unacked(h->st), 0);
+	h_feed(h, MSG("a@a.test", "b@b.test") "<r xmlns='urn:xmpp:sm:3'/>");
+	ck_sent(h, "<a xmlns='urn:xmpp:sm:3' h='8'/>");
+	ck_assert_int_eq(h->closed, 0);
+}
+
 typedef void scenario_fn(struct harness *h);
 
 static scenario_fn *const scenarios[] = {
@@ -916,6 +1230,17 @@ static scenario_fn *const scenarios[] = {
     in_direct_tls,
     out_respects_peer_max_bytes,
     in_depth_limit,
+    in_bidi_dialback,
+    in_bidi_historic_request,
+    in_bidi_not_requested,
+    in_bidi_before_tls,
+    out_bidi_dialback,
+    out_bidi_historic_feature,
+    out_bidi_policy_denied_in,
+    out_bidi_unproven_peer,
+    in_bidi_sm,
+    out_bidi_sm,
+    in_bidi_sm_resume,
 };
 
 /* Slowloris: bytes trickling in never move a step's deadline. One byte a
