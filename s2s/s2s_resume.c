@@ -185,6 +185,36 @@ s2s_sm_take_all(struct s2s_link *l, size_t *n)
 	return head;
 }
 
+/* Have the routes of O's pairs connect. A route may find a stream at
+ * once (an inbound XEP-0288 stream) and take, resend or free O and its
+ * items from inside the kick: the pairs are copied first and O is not
+ * touched afterwards. */
+static void
+s2s_orphans_kick(struct s2s *s, struct s2s_orphans *o)
+{
+	struct s2s_sm_item *it;
+	char **pairs = NULL;
+	size_t n = 0, i;
+
+	for (it = o->head; it != NULL; it = it->next) {
+		for (i = 0; i < n; i += 2)
+			if (strcmp(pairs[i], it->local) == 0 &&
+			    strcmp(pairs[i + 1], it->remote) == 0)
+				break;
+		if (i < n)
+			continue;
+		pairs = xreallocarray(pairs, n + 2, sizeof(*pairs));
+		pairs[n++] = xstrdup(it->local);
+		pairs[n++] = xstrdup(it->remote);
+	}
+	for (i = 0; i < n; i += 2)
+		s2s_routes_kick(s->routes, pairs[i], pairs[i + 1],
+		                uv_now(s->loop));
+	for (i = 0; i < n; i++)
+		free(pairs[i]);
+	free(pairs);
+}
+
 /* Keep LIST for a resumption of PREVID; have its routes connect. */
 static void
 s2s_orphans_new(struct s2s *s, const char *remote, const char *previd,
@@ -203,9 +233,6 @@ s2s_orphans_new(struct s2s *s, const char *remote, const char *previd,
 	o->expires = uv_now(s->loop) + s->set.sm_resume_ms;
 	o->next = s->orphans;
 	s->orphans = o;
-	for (it = o->head; it != NULL; it = it->next)
-		s2s_routes_kick(s->routes, it->local, it->remote,
-		                uv_now(s->loop));
 	/* Pairs whose route is in back-off cannot wait for a stream. */
 	for (pp = &o->head; (it = *pp) != NULL;) {
 		struct s2s_route *r = s2s_routes_find(s->routes, it->local,
@@ -221,9 +248,13 @@ s2s_orphans_new(struct s2s *s, const char *remote, const char *previd,
 	}
 	for (o->tail = NULL, it = o->head; it != NULL; it = it->next)
 		o->tail = it;
-	s2s__route_timer_arm(s);
-	if (o->n == 0)
+	if (o->n == 0) {
 		s2s_orphans_unlink(s, o);
+		s2s__route_timer_arm(s);
+		return;
+	}
+	s2s_orphans_kick(s, o);
+	s2s__route_timer_arm(s);
 }
 
 void
