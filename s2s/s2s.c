@@ -444,7 +444,8 @@ s2s_close(struct s2s *s, void (*cb)(void *arg), void *arg)
 	s2s__verify_close(s);
 	for (l = s->links; l != NULL; l = next) {
 		next = l->next;
-		s2s_conn_close(l->conn, 0, NULL);
+		if (!s2s__out_link_draining(l))
+			s2s_conn_close(l->conn, 0, NULL);
 	}
 	s2s__maybe_done(s);
 }

@@ -34,6 +34,7 @@ struct s2s_attempt {
 	int last_err;
 	int cancel_err;         /* why a lookup or connect was cancelled */
 	bool piggy;             /* riding on another route's stream */
+	bool draining;          /* shutdown: delivers its queue, then closes */
 	struct s2s_link *link;  /* the connection, once connected */
 	struct s2s_attempt *lnext;      /* next attempt on the same link */
 	struct s2s_attempt *next, **prevp;
@@ -236,6 +237,7 @@ s2s_out_route_connect(void *arg, struct s2s_route *r)
 	a->remote = xstrdup(s2s_route_remote(r));
 	a->connid = util_connid();
 	a->cancel_err = S2SD_ESHUTDOWN;
+	a->draining = s->closing;
 	a->next = s->attempts;
 	if (a->next != NULL)
 		a->next->prevp = &a->next;
@@ -311,12 +313,17 @@ s2s__out_authenticated(struct s2s_link *l, const char *local,
                        const char *remote)
 {
 	struct s2s_attempt *a = s2s_out_on_link(l, local, remote);
+	struct s2s *s;
 
 	if (a == NULL)
 		return;
+	s = a->s;
 	a->ready = true;
-	s2s_route_ready(a->route, uv_now(a->s->loop));
-	s2s__route_timer_arm(a->s);
+	s2s_route_ready(a->route, uv_now(s->loop));
+	s2s__route_timer_arm(s);
+	/* Shutting down: the queue is on the stream now; close after it. */
+	if (s->closing && !s2s__out_link_draining(l))
+		s2s_conn_close(l->conn, 0, NULL);
 }
 
 /* A piggybacked pair was refused: this route gets its own connection. */
@@ -390,15 +397,37 @@ void
 s2s__out_cancel_all(struct s2s *s)
 {
 	struct s2s_attempt *a, *next;
+	size_t queued;
 
 	for (a = s->attempts; a != NULL; a = next) {
 		next = a->next;
+		/* What waits for a stream being set up is delivered, not
+		 * bounced: answers (errors, iq results) among it cannot be
+		 * bounced, so bouncing would lose them. */
+		if (!a->ready && (queued = s2s_route_queued(a->route, NULL)) > 0) {
+			a->draining = true;
+			log_info(LOG_SUB_S2S, a->connid, "out drain local=%s "
+			         "remote=%s queued=%zu", a->local, a->remote,
+			         queued);
+			continue;
+		}
 		a->cancel_err = S2SD_ESHUTDOWN;
 		if (a->lk != NULL)
 			dns_lookup_cancel(a->lk);
 		else if (a->dc != NULL)
 			dns_connect_cancel(a->dc);
 	}
+}
+
+bool
+s2s__out_link_draining(const struct s2s_link *l)
+{
+	const struct s2s_attempt *a;
+
+	for (a = l->attempts; a != NULL; a = a->lnext)
+		if (a->draining && !a->ready)
+			return true;
+	return false;
 }
 
 void
