@@ -85,8 +85,9 @@ void s2s__out_authenticated(struct s2s_link *l, const char *local,
 void s2s__out_closed(struct s2s_link *l, int err);
 void s2s__out_pair_refused(struct s2s_link *l, const char *local,
                            const char *remote, int err);
-/* Shutdown: stop the attempts, except those whose route holds stanzas:
- * they go on, deliver, then close (the daemon's drain time bounds them).
+/* Shutdown: bounce what waits on routes being set up and stop their
+ * attempts, except where answers wait (they cannot be bounced): those go
+ * on, deliver, then close (the daemon's drain time bounds them).
  * s2s__out_link_draining() tells whether L carries such an attempt and
  * must stay open. */
 void s2s__out_cancel_all(struct s2s *s);

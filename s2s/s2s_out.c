@@ -401,13 +401,14 @@ s2s__out_cancel_all(struct s2s *s)
 
 	for (a = s->attempts; a != NULL; a = next) {
 		next = a->next;
-		/* What waits for a stream being set up is delivered, not
-		 * bounced: answers (errors, iq results) among it cannot be
-		 * bounced, so bouncing would lose them. */
-		if (!a->ready && (queued = s2s_route_queued(a->route, NULL)) > 0) {
+		/* What waits for a stream being set up is bounced, except
+		 * answers (errors, iq results), which cannot be: the attempt
+		 * goes on to deliver those. */
+		if (!a->ready && (queued = s2s_route_bounce_answerable(
+		                      a->route, S2SD_ESHUTDOWN)) > 0) {
 			a->draining = true;
 			log_info(LOG_SUB_S2S, a->connid, "out drain local=%s "
-			         "remote=%s queued=%zu", a->local, a->remote,
+			         "remote=%s answers=%zu", a->local, a->remote,
 			         queued);
 			continue;
 		}

@@ -676,6 +676,25 @@ s2s_route_flush_bounce(struct s2s_route *r, int err)
 	route_reject_list(r, &l, route_err_cond(err), err);
 }
 
+size_t
+s2s_route_bounce_answerable(struct s2s_route *r, int err)
+{
+	struct route_list l = route_detach(r);
+	struct stanza *st;
+
+	while ((st = route_list_pop(&l)) != NULL) {
+		if (stanza_is_bounceable(st))
+			route_reject(r, st, route_err_cond(err), err);
+		else
+			route_list_push(&r->q, st, route_stanza_size(r->t, st));
+	}
+	if (r->q.count != 0)
+		log_info(LOG_SUB_S2S, r->id, "route keep local=%s remote=%s "
+		         "unanswerable=%zu reason=%s", r->local, r->remote,
+		         r->q.count, err_name(err));
+	return r->q.count;
+}
+
 /* Timers. */
 
 uint64_t

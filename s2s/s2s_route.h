@@ -105,6 +105,11 @@ void s2s_route_closed(struct s2s_route *r, uint64_t now);
  * state (used when policy changes deny the route). */
 void s2s_route_flush_bounce(struct s2s_route *r, int err);
 
+/* Shutdown: bounce what waits on R and can be answered, with ERR; keep, in
+ * order, what cannot (errors, iq results, broadcast presence: delivering
+ * them is their only chance). Returns how many stanzas stay queued. */
+size_t s2s_route_bounce_answerable(struct s2s_route *r, int err);
+
 /* Earliest timer (UINT64_MAX when none) and the timer for it: routes whose
  * back-off window ended go back to IDLE (nothing waits during back-off: the
  * next stanza connects), idle routes due to be forgotten are freed. */
