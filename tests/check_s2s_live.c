@@ -456,15 +456,26 @@ START_TEST(test_shutdown_delivers_queued)
 	ck_assert_str_eq(stanza_attr(W.a.got[0], "id"), "m1");
 	ck_assert_str_eq(stanza_attr(W.a.got[0], "type"), "error");
 	ck_assert_str_eq(stanza_attr(W.a.got[1], "id"), "m2");
-	world_run(2, 1, 10);
+	/* While closing: a message bounces at once, an answer joins e1. */
+	send_msg(&W.a, "bob@b.test", 3);
+	ck_assert_uint_eq(W.a.ngot, 3);
+	ck_assert_str_eq(stanza_attr(W.a.got[2], "id"), "m3");
+	err = stanza_new("jabber:server", "message");
+	stanza_set_attr(err, "from", "alice@a.test");
+	stanza_set_attr(err, "to", "bob@b.test");
+	stanza_set_attr(err, "id", "e2");
+	stanza_set_attr(err, "type", "error");
+	s2s_send(W.a.s2s, err);
+	world_run(3, 2, 10);
 	ck_assert_msg(!W.timed_out, "not delivered: b got %zu", W.b.ngot);
-	ck_assert_uint_eq(W.b.ngot, 1);
+	ck_assert_uint_eq(W.b.ngot, 2);
 	ck_assert_str_eq(stanza_attr(W.b.got[0], "id"), "e1");
+	ck_assert_str_eq(stanza_attr(W.b.got[1], "id"), "e2");
 	if (!a_closed)
-		world_run(2, SIZE_MAX, 10);
+		world_run(3, SIZE_MAX, 10);
 	ck_assert_msg(a_closed && !W.timed_out, "a did not finish closing");
-	ck_assert_uint_eq(W.a.ngot, 2);
-	ck_assert_uint_eq(W.b.ngot, 1);
+	ck_assert_uint_eq(W.a.ngot, 3);
+	ck_assert_uint_eq(W.b.ngot, 2);
 	world_stop();
 }
 END_TEST
