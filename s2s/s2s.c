@@ -351,8 +351,9 @@ s2s_send(struct s2s *s, struct stanza *st)
 	}
 	/* Shutting down: what can be answered is; an answer (an error
 	 * reply for a remote sender, say) still takes its route, whose
-	 * attempt delivers it before the service closes. */
-	if (s->closing && stanza_is_bounceable(st)) {
+	 * attempt delivers it before the service closes (not once the
+	 * routes are gone: then it is dropped). */
+	if (s->closing && (stanza_is_bounceable(st) || s->routes == NULL)) {
 		s2s__bounce(s, st, "wait", "service-unavailable",
 		            "the federation service is shutting down");
 		return;
