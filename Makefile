@@ -5,6 +5,7 @@
 #                   ASan+UBSan builds), check the sample configuration
 #   make run        install missing packages, build, run s2sd on etc/ in the foreground
 #   make fuzz       build the libFuzzer targets with clang into build-fuzz/
+#   make soak       5-minute fault-injection soak (lost/duplicated stanzas)
 #   make install    PREFIX (/usr/local) and DESTDIR are honoured
 #
 # Every .c under the module directories goes into one static library; the
@@ -124,6 +125,16 @@ deps:
 interop: deps all
 	@sh scripts/deps.sh scripts/packages-interop.txt
 	sh tests/interop/run.sh $(BUILD)
+
+# Fault-injection soak (tests/integration/test_soak), 5 minutes by default:
+# prints "soak: sent N delivered N bounced N lost N duplicates N", fails on
+# loss. SOAK_SECONDS, SOAK_SEED, SOAK_FAULTS (e.g. term,kill9,dns,blackhole,
+# garbage), SOAK_RATE pass through.
+.PHONY: soak
+soak: deps all
+	S2SD=$(CURDIR)/$(BUILD)/s2sd S2SCTL=$(CURDIR)/$(BUILD)/s2sctl \
+	S2SD_SRC=$(CURDIR) S2SD_BUILD=$(CURDIR)/$(BUILD) \
+	SOAK_SECONDS=$${SOAK_SECONDS:-300} tests/integration/test_soak
 
 # The unit and integration tests run twice: optimised, then under ASan+UBSan.
 check: deps

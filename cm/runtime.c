@@ -262,6 +262,14 @@ runtime_to_remote(void *arg, struct stanza *st)
 	const char *t = stanza_attr(st, "to");
 	int rc = -ENOENT;
 
+	if (rt->s2s == NULL) {
+		/* The last step of a shutdown: S2S is gone (router_drain()
+		 * answered what waited while it was still up). */
+		log_info(LOG_SUB_ROUTER, 0, "drop %s for a remote domain: the "
+		         "federation service is closed", stanza_name(st));
+		stanza_free(st);
+		return;
+	}
 	if (config_bool(rt->cfg, CONFIG_FED_ENABLED)) {
 		s2s_send(rt->s2s, st);
 		return;
@@ -760,6 +768,7 @@ runtime_s2s_closed(void *arg)
 {
 	struct runtime *rt = arg;
 
+	rt->s2s = NULL;         /* freed; the router's last answers see it */
 	if (rt->router != NULL)
 		router_close(rt->router, runtime_router_closed, rt);
 	else
@@ -800,6 +809,10 @@ runtime_stop(struct runtime *rt, void (*cb)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&rt->pol_debounce, runtime_handle_closed);
 	uv_close((uv_handle_t *)&rt->dir_watch, runtime_handle_closed);
 	uv_close((uv_handle_t *)&rt->dir_debounce, runtime_handle_closed);
+	/* Stanzas waiting for home nodes are answered while S2S and the
+	 * cluster can still carry the answers. */
+	if (rt->router != NULL)
+		router_drain(rt->router);
 	if (rt->cluster != NULL)
 		cluster_close(rt->cluster, runtime_cluster_closed, rt);
 	else

@@ -147,7 +147,7 @@ router__to_node(struct router *r, struct router_node *n, struct stanza *st,
 	if (!r->closing && r->cbs.to_peer != NULL &&
 	    r->cbs.to_peer(r->arg, n->name, origin, st))
 		return;
-	if (r->closing || r->opts.grace_ms == 0) {
+	if (r->closing || r->draining || r->opts.grace_ms == 0) {
 		snprintf(text, sizeof(text), "home node %s is not attached",
 		         n->name);
 		router__bounce(r, st, origin, "service-unavailable", text);
@@ -683,6 +683,21 @@ void
 router_accept(struct router *r, uv_tcp_t *client, const char *peer)
 {
 	router__tcp_accept(r, client, peer);
+}
+
+void
+router_drain(struct router *r)
+{
+	struct router_node *n;
+
+	if (r->closing || r->draining)
+		return;
+	r->draining = true;
+	log_info(LOG_SUB_ROUTER, 0, "drain: stanzas no longer wait for "
+	         "home nodes");
+	for (n = r->nodes; n != NULL; n = n->next)
+		router_node_expire(r, n, true, 0);
+	router__arm(r);
 }
 
 static void

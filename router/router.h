@@ -95,6 +95,12 @@ int router_reconfigure(struct router *r, const struct router_opts *opts,
 /* Where a stanza to JID would go and why ("s2sctl route JID"). */
 void router_explain(const struct router *r, const char *jid,
                     struct util_buf *out);
+/* Shutdown begins: answer every stanza that waits for a home node now,
+ * and from now on answer a stanza for a node that is not attached at once
+ * instead of waiting, while S2S can still carry the answers (call it
+ * before closing S2S; router_close() answers what waits too, but by then
+ * answers for remote senders have no way out). Links stay up. */
+void router_drain(struct router *r);
 void router_close(struct router *r, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -70,6 +70,7 @@ struct router {
 	size_t nlinks;
 	uv_timer_t timer;
 	bool closing;
+	bool draining;          /* router_drain(): nothing waits any more */
 	bool timer_closed;
 	void (*close_cb)(void *arg);
 	void *close_arg;

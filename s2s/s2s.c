@@ -489,7 +489,11 @@ s2s_send(struct s2s *s, struct stanza *st)
 		            "invalid 'from' or 'to'");
 		return;
 	}
-	if (s->closing) {
+	/* Shutting down: what can be answered is; an answer (an error
+	 * reply for a remote sender, say) still takes its route, whose
+	 * attempt delivers it before the service closes (not once the
+	 * routes are gone: then it is dropped). */
+	if (s->closing && (stanza_is_bounceable(st) || s->routes == NULL)) {
 		s2s__bounce(s, st, "wait", "service-unavailable",
 		            "the federation service is shutting down");
 		return;
@@ -596,7 +600,8 @@ s2s_close(struct s2s *s, void (*cb)(void *arg), void *arg)
 	s2s__sm_close(s);
 	for (l = s->links; l != NULL; l = next) {
 		next = l->next;
-		s2s_conn_close(l->conn, 0, NULL);
+		if (!s2s__out_link_draining(l))
+			s2s_conn_close(l->conn, 0, NULL);
 	}
 	s2s__maybe_done(s);
 }

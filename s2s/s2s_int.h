@@ -90,6 +90,11 @@ void s2s__out_authenticated(struct s2s_link *l, const char *local,
 void s2s__out_closed(struct s2s_link *l, int err);
 void s2s__out_pair_refused(struct s2s_link *l, const char *local,
                            const char *remote, int err);
+/* Shutdown: bounce what waits on routes being set up and stop their
+ * attempts, except where answers wait (they cannot be bounced): those go
+ * on, deliver, then close (the daemon's drain time bounds them).
+ * s2s__out_link_draining() tells whether L carries such an attempt and
+ * must stay open. */
 void s2s__out_cancel_all(struct s2s *s);
 /* A test attempt (s2sctl test) from LOCAL to REMOTE, logged under CONNID:
  * resolve and try every candidate like a route would, but alone (never
@@ -99,6 +104,7 @@ void s2s__out_cancel_all(struct s2s *s);
 typedef void s2s_probe_done(void *arg, int err, struct s2s_link *l);
 void s2s__out_probe(struct s2s *s, const char *local, const char *remote,
                     uint64_t connid, s2s_probe_done *done, void *arg);
+bool s2s__out_link_draining(const struct s2s_link *l);
 /* Reload: bounce and stop routes whose remote the policy now denies. */
 void s2s__out_policy_changed(struct s2s *s);
 /* XEP-0198: routes towards REMOTE held while a session is resumed go on. */

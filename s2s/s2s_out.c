@@ -44,6 +44,7 @@ struct s2s_attempt {
 	                         * resumption towards its remote domain */
 	s2s_probe_done *probe;  /* a test attempt (route NULL): its result */
 	void *probe_arg;
+	bool draining;          /* shutdown: delivers its queue, then closes */
 	struct s2s_link *link;  /* the connection, once connected */
 	struct s2s_attempt *lnext;      /* next attempt on the same link */
 	struct s2s_attempt *next, **prevp;
@@ -299,6 +300,7 @@ s2s_out_attempt_new(struct s2s *s, const char *local, const char *remote,
 	a->remote = xstrdup(remote);
 	a->connid = connid;
 	a->cancel_err = S2SD_ESHUTDOWN;
+	a->draining = s->closing;
 	a->next = s->attempts;
 	if (a->next != NULL)
 		a->next->prevp = &a->next;
@@ -433,6 +435,7 @@ s2s__out_authenticated(struct s2s_link *l, const char *local,
                        const char *remote)
 {
 	struct s2s_attempt *a = s2s_out_on_link(l, local, remote);
+	struct s2s *s;
 
 	if (a == NULL)
 		return;
@@ -441,6 +444,7 @@ s2s__out_authenticated(struct s2s_link *l, const char *local,
 		a->held = true;
 		return;
 	}
+	s = a->s;
 	a->ready = true;
 	if (a->probe != NULL) {
 		/* A test only: report, then close the stream properly. */
@@ -449,8 +453,11 @@ s2s__out_authenticated(struct s2s_link *l, const char *local,
 		s2s_conn_close(l->conn, 0, NULL);
 		return;
 	}
-	s2s_route_ready(a->route, uv_now(a->s->loop));
-	s2s__route_timer_arm(a->s);
+	s2s_route_ready(a->route, uv_now(s->loop));
+	s2s__route_timer_arm(s);
+	/* Shutting down: the queue is on the stream now; close after it. */
+	if (s->closing && !s2s__out_link_draining(l))
+		s2s_conn_close(l->conn, 0, NULL);
 }
 
 void
@@ -557,9 +564,21 @@ void
 s2s__out_cancel_all(struct s2s *s)
 {
 	struct s2s_attempt *a, *next;
+	size_t queued;
 
 	for (a = s->attempts; a != NULL; a = next) {
 		next = a->next;
+		/* What waits for a stream being set up is bounced, except
+		 * answers (errors, iq results), which cannot be: the attempt
+		 * goes on to deliver those. */
+		if (!a->ready && (queued = s2s_route_bounce_answerable(
+		                      a->route, S2SD_ESHUTDOWN)) > 0) {
+			a->draining = true;
+			log_info(LOG_SUB_S2S, a->connid, "out drain local=%s "
+			         "remote=%s answers=%zu", a->local, a->remote,
+			         queued);
+			continue;
+		}
 		a->cancel_err = S2SD_ESHUTDOWN;
 		if (a->lk != NULL)
 			dns_lookup_cancel(a->lk);
@@ -584,6 +603,17 @@ s2s_out_leave_bidi(struct s2s_attempt *a)
 	s2s_route_closed(a->route, uv_now(s->loop));
 	s2s_out_free(a);
 	s2s__route_timer_arm(s);
+}
+
+bool
+s2s__out_link_draining(const struct s2s_link *l)
+{
+	const struct s2s_attempt *a;
+
+	for (a = l->attempts; a != NULL; a = a->lnext)
+		if (a->draining && !a->ready)
+			return true;
+	return false;
 }
 
 void

@@ -790,6 +790,30 @@ s2s_routes_kick(struct s2s_routes *t, const char *local, const char *remote,
 	return r->state;
 }
 
+size_t
+s2s_route_bounce_answerable(struct s2s_route *r, int err)
+{
+	struct route_list l = route_detach(r);
+	struct stanza *st;
+	size_t size;
+
+	while ((st = route_list_pop(&l)) != NULL) {
+		if (stanza_is_bounceable(st)) {
+			route_reject(r, st, route_err_cond(err), err);
+			continue;
+		}
+		/* route_detach() took it off the total: it counts again. */
+		size = route_stanza_size(r->t, st);
+		route_list_push(&r->q, st, size);
+		r->t->total_bytes += size;
+	}
+	if (r->q.count != 0)
+		log_info(LOG_SUB_S2S, r->id, "route keep local=%s remote=%s "
+		         "unanswerable=%zu reason=%s", r->local, r->remote,
+		         r->q.count, err_name(err));
+	return r->q.count;
+}
+
 /* Timers. */
 
 uint64_t

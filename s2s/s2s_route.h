@@ -120,6 +120,10 @@ void s2s_routes_requeue(struct s2s_routes *t, const char *local,
  * session to resume); created when needed. Returns its state after. */
 enum s2s_route_state s2s_routes_kick(struct s2s_routes *t, const char *local,
                                      const char *remote, uint64_t now);
+/* Shutdown: bounce what waits on R and can be answered, with ERR; keep, in
+ * order, what cannot (errors, iq results, broadcast presence: delivering
+ * them is their only chance). Returns how many stanzas stay queued. */
+size_t s2s_route_bounce_answerable(struct s2s_route *r, int err);
 
 /* Earliest timer (UINT64_MAX when none) and the timer for it: routes whose
  * back-off window ended go back to IDLE (nothing waits during back-off: the

@@ -952,6 +952,48 @@ START_TEST(test_shutdown)
 }
 END_TEST
 
+/* Shutdown begins with router_drain() while S2S still runs: what waits
+ * for a home node is answered now (the answers for remote senders can
+ * still leave), nothing waits from then on, attached links keep working. */
+START_TEST(test_drain)
+{
+	struct mem *n1;
+	char *got;
+
+	fx_setup(false, 30000, true);
+	n1 = home("node1", "secret1");
+	s2s("<message from='r@remote.example' to='carol@example.com' id='d1'/>");
+	mem_in(n1, "<message from='zed@example.com' to='carol@example.com' "
+	           "id='d2'/>");
+	ck_assert_int_eq(F.nremote, 0);
+	router_drain(F.r);
+	got = remote_take();
+	ck_assert_msg(strstr(got, "<message to='r@remote.example' from='carol@"
+	                          "example.com' id='d1' type='error'>"
+	                          BOUNCE("service-unavailable") "home node "
+	                          "node2 is not attached</text>") == got,
+	              "%s", got);
+	free(got);
+	mem_expect_has(n1, (const char *const[]){
+	                       "id='d2' type='error'", "service-unavailable",
+	                       NULL});
+	ck_assert_uint_eq(router__node(F.r, "node2")->qlen, 0);
+	/* Nothing waits any more: answered at once, no timer needed. */
+	s2s("<message from='r@remote.example' to='carol@example.com' id='d3'/>");
+	ck_assert_int_eq(F.nremote, 1);
+	free(remote_take());
+	ck_assert_uint_eq(router__node(F.r, "node2")->qlen, 0);
+	/* The attached node still gets its stanzas; a second drain is a
+	 * no-op. */
+	s2s("<message from='r@remote.example' to='zed@example.com' id='d4'/>");
+	mem_expect_has(n1, (const char *const[]){"id='d4'", NULL});
+	ck_assert(!n1->close_asked);
+	router_drain(F.r);
+	ck_assert_int_eq(F.nremote, 0);
+	fx_teardown();
+}
+END_TEST
+
 START_TEST(test_explain)
 {
 	struct util_buf b = {0};
@@ -1064,6 +1106,7 @@ router_suite(void)
 	tcase_add_test(tc, test_reconfigure);
 	tcase_add_test(tc, test_new_errors);
 	tcase_add_test(tc, test_shutdown);
+	tcase_add_test(tc, test_drain);
 	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_cluster_hooks);
 	suite_add_tcase(s, tc);

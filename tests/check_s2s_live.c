@@ -418,6 +418,68 @@ START_TEST(test_ten_thousand_in_order)
 }
 END_TEST
 
+static bool a_closed;
+
+static void
+on_a_closed(void *arg)
+{
+	(void)arg;
+	W.a.s2s = NULL;
+	a_closed = true;
+	uv_stop(&W.loop);
+}
+
+/* A shutdown while a route is being set up bounces the messages waiting
+ * on it but delivers the answer (type error) among them, which no bounce
+ * could replace, then closes; the service is gone once that stream
+ * closed. */
+START_TEST(test_shutdown_delivers_queued)
+{
+	struct stanza *err = stanza_new("jabber:server", "message");
+
+	world_start();
+	side_start(&W.a, "a.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	side_start(&W.b, "b.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	expect_b_at(W.b.port, 0);
+	send_msg(&W.a, "bob@b.test", 1);
+	stanza_set_attr(err, "from", "alice@a.test");
+	stanza_set_attr(err, "to", "bob@b.test");
+	stanza_set_attr(err, "id", "e1");
+	stanza_set_attr(err, "type", "error");
+	s2s_send(W.a.s2s, err);
+	send_msg(&W.a, "bob@b.test", 2);
+	a_closed = false;
+	W.want_a = W.want_b = SIZE_MAX;     /* bounces come synchronously */
+	s2s_close(W.a.s2s, on_a_closed, NULL);
+	ck_assert(!a_closed);
+	ck_assert_uint_eq(W.a.ngot, 2);
+	ck_assert_str_eq(stanza_attr(W.a.got[0], "id"), "m1");
+	ck_assert_str_eq(stanza_attr(W.a.got[0], "type"), "error");
+	ck_assert_str_eq(stanza_attr(W.a.got[1], "id"), "m2");
+	/* While closing: a message bounces at once, an answer joins e1. */
+	send_msg(&W.a, "bob@b.test", 3);
+	ck_assert_uint_eq(W.a.ngot, 3);
+	ck_assert_str_eq(stanza_attr(W.a.got[2], "id"), "m3");
+	err = stanza_new("jabber:server", "message");
+	stanza_set_attr(err, "from", "alice@a.test");
+	stanza_set_attr(err, "to", "bob@b.test");
+	stanza_set_attr(err, "id", "e2");
+	stanza_set_attr(err, "type", "error");
+	s2s_send(W.a.s2s, err);
+	world_run(3, 2, 10);
+	ck_assert_msg(!W.timed_out, "not delivered: b got %zu", W.b.ngot);
+	ck_assert_uint_eq(W.b.ngot, 2);
+	ck_assert_str_eq(stanza_attr(W.b.got[0], "id"), "e1");
+	ck_assert_str_eq(stanza_attr(W.b.got[1], "id"), "e2");
+	if (!a_closed)
+		world_run(3, SIZE_MAX, 10);
+	ck_assert_msg(a_closed && !W.timed_out, "a did not finish closing");
+	ck_assert_uint_eq(W.a.ngot, 3);
+	ck_assert_uint_eq(W.b.ngot, 2);
+	world_stop();
+}
+END_TEST
+
 static void
 expect_a_at(int port)
 {
@@ -673,6 +735,7 @@ live_suite(void)
 	tcase_add_test(tc, test_silent_peer_times_out);
 	tcase_add_test(tc, test_policy_out_denied_without_lookup);
 	tcase_add_test(tc, test_ten_thousand_in_order);
+	tcase_add_test(tc, test_shutdown_delivers_queued);
 	tcase_add_test(tc, test_dialback_clear);
 	tcase_add_test(tc, test_dialback_over_tls_untrusted);
 	tcase_add_test(tc, test_policy_in_refuses_without_verification);

@@ -968,6 +968,35 @@ START_TEST(test_flush_bounce_policy)
 }
 END_TEST
 
+/* At shutdown, what can be answered bounces; answers stay, in order, for
+ * the stream that may still carry them. */
+START_TEST(test_bounce_answerable)
+{
+	struct s2s_route_opts o = test_opts(100, 1 << 20);
+	struct rec rc;
+
+	rec_init(&rc, &o);
+	submit(&rc, "chat", "1");
+	submit(&rc, "result", "2");
+	submit(&rc, "set", "3");
+	submit(&rc, "available", "4");
+	ck_assert_uint_eq(s2s_route_bounce_answerable(route(&rc),
+	                                              S2SD_ESHUTDOWN), 2);
+	ck_assert_uint_eq(rc.nbounce, 2);
+	ck_assert_str_eq(stanza_attr(rc.bounces[0], "id"), "1");
+	ck_assert_str_eq(stanza_attr(rc.bounces[1], "id"), "3");
+	ck_assert_uint_eq(rc.ndrop, 0);
+	ck_assert_int_eq(s2s_route_state(route(&rc)), S2S_ROUTE_CONNECTING);
+	s2s_route_ready(route(&rc), rc.now);
+	ck_assert_uint_eq(rc.nsent, 2);
+	ck_assert_str_eq(rc.sent[0].id, "2");
+	ck_assert_str_eq(rc.sent[1].id, "4");
+	ck_assert_uint_eq(s2s_route_bounce_answerable(route(&rc),
+	                                              S2SD_ESHUTDOWN), 0);
+	rec_done(&rc, S2SD_ESHUTDOWN);
+}
+END_TEST
+
 /* Shutdown bounces whatever waits with service-unavailable. */
 START_TEST(test_free_shutdown)
 {
@@ -1373,6 +1402,7 @@ route_suite(void)
 	tcase_add_test(tc, test_closed_reconnect);
 	tcase_add_test(tc, test_flush_bounce_policy);
 	tcase_add_test(tc, test_free_shutdown);
+	tcase_add_test(tc, test_bounce_answerable);
 	tcase_add_test(tc, test_reenter_fail_in_connect);
 	tcase_add_test(tc, test_reenter_close_in_send);
 	tcase_add_test(tc, test_reenter_submit_in_send);
