@@ -182,7 +182,8 @@ class Ejabberd(Server):
     def module_dirs(self):
         """Where the package's modules are (scenario 8d looks for a bidi
         module there: 23.01 has none)."""
-        return sorted(glob.glob(os.path.join(LIBS, "ejabberd-[0-9]*", "ebin")))
+        return sorted({os.path.realpath(d) for d in glob.glob(
+            os.path.join(LIBS, "ejabberd-[0-9]*", "ebin"))})
 
     @property
     def version(self):
