@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""s2sd interop suite: scenarios 1-6 of issue 9 against real Prosody and
+"""s2sd interop suite: scenarios 1-6 of issue 9 (7: XEP-0198, 8: XEP-0288) against real Prosody and
 ejabberd, after a Prosody <-> ejabberd self-check. See README.md.
 
 usage: interop.py BUILD [--self-check | --s2sd] [--peer prosody|ejabberd]
@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import modes as M                          # noqa: E402
-from harness import net, pki, procs, report, scenarios, wire, xmpp  # noqa: E402
+from harness import bidi, net, pki, procs, report, scenarios, wire, xmpp  # noqa: E402
 from harness.ejabberd import Ejabberd                   # noqa: E402
 from harness.prosody import Prosody, ProsodyHome        # noqa: E402
 from harness.s2sd import S2sd                           # noqa: E402
@@ -30,7 +30,10 @@ from harness.server import Ctx                          # noqa: E402
 # Host numbers in the namespace: 127.0.0.N and ULA::N.
 HOSTS = {"prosody.test": 2, "ejabberd.test": 3, "cm.test": 4}
 DEAD = scenarios.DEAD_HOST
-USER_SLUGS = ["m1", "m2", "m3", "v1", "v2", "v3", "r", "f", "k"]
+USER_SLUGS = ["m1", "m2", "m3", "v1", "v2", "v3", "r", "f", "k",
+              "b1", "b2", "b3", "b4"]
+scenarios.SCENARIOS.update(bidi.SCENARIOS)
+scenarios.NAMES.update(bidi.NAMES)
 
 
 def parse_args(argv):
@@ -151,7 +154,7 @@ class Suite:
     # -- the run --
     def run(self):
         for mode in self.args.modes:
-            kinds = ["mode", "verify"] + (["refusal", "srv", "sm"]
+            kinds = ["mode", "verify"] + (["refusal", "srv", "sm"] + list(bidi.NAMES)
                                           if mode is M.TLS_VALID else []) + \
                 (["restart"] if mode is M.NO_TLS else [])
             if any(wanted(self.args, k, mode) for k in kinds):
@@ -194,6 +197,11 @@ class Suite:
                 for p in self.pairs:
                     if p.L.kind == "s2sd" and p.R.kind == "prosody":
                         self.scenario(p, "sm", mode, broken)
+                # XEP-0288 (issue 13): last, each restarts its pair
+                for p in self.pairs:
+                    if p.L.kind == "s2sd":
+                        for k in bidi.kinds(p.R.kind):
+                            self.scenario(p, k, mode, broken)
         finally:
             for s in self.servers.values():
                 s.stop()

@@ -5,6 +5,7 @@ Erlang VM is exec'd as the ejabberd user with `setpriv`, so the PID we hold
 is beam.smp itself and SIGTERM stops it cleanly. Distribution on a fixed port
 without epmd; a private cookie; config, spool, certificates and logs in the
 harness's temporary directory, owned by the ejabberd user."""
+import glob
 import os
 import pwd
 import re
@@ -177,6 +178,17 @@ class Ejabberd(Server):
                           r"%(peer)s: Peer certificate rejected",
         "tls-required": r"s2s connection \S+ -> %(peer)s.*(TLS|STARTTLS|starttls)",
     }
+
+    def module_dirs(self):
+        """Where the package's modules are (scenario 8d looks for a bidi
+        module there: 23.01 has none)."""
+        return sorted({os.path.realpath(d) for d in glob.glob(
+            os.path.join(LIBS, "ejabberd-[0-9]*", "ebin"))})
+
+    @property
+    def version(self):
+        dirs = self.module_dirs()
+        return dirs[-1].split("ejabberd-")[1].split("/")[0] if dirs else "?"
 
     def forget_failures(self):
         """ejabberd bounces everything for a domain it failed to reach, for a

@@ -75,6 +75,9 @@ class Prosody(Server):
         self.registered = set()
         self.wanted = set()
         self.home_secret = secrets.token_hex(16)
+        # mod_s2s_bidi (XEP-0288): scenario 8 only, the others expect one
+        # stream per direction
+        self.bidi = False
         os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
 
     @property
@@ -95,6 +98,8 @@ class Prosody(Server):
             modules.append("tls")
         if not mode.valid_certs:    # TLS-valid mode: SASL EXTERNAL or nothing
             modules.append("dialback")
+        if self.bidi:               # XEP-0288, scenario 8 only
+            modules.append("s2s_bidi")
         with open(self.conf, "w") as f:
             f.write(CONFIG.format(
                 mode=mode.key, dir=self.dir, log=self.log.path, ip4=self.ip4,

@@ -12,6 +12,7 @@ The harness writes, per security mode, into its temporary directory:
 and runs `BUILD/s2sd -f -c s2sd.conf` in the namespace, logging to stderr
 (kept in logs/s2sd.log). What the harness reads back from the log is
 documented in README.md ("How s2sd plugs in")."""
+import json
 import os
 import re
 import secrets
@@ -45,6 +46,8 @@ security = {security}
 require_valid_certs = {valid}
 sasl_external_in = yes
 sasl_external_out = yes
+; XEP-0288 (scenario 8c turns it off)
+bidi = {bidi}
 {dialback}
 [tls]
 cert_files = {cert}
@@ -106,6 +109,7 @@ class S2sd(Server):
         os.makedirs(os.path.join(self.dir, "state"), exist_ok=True)
         self.log = procs.LogFile(os.path.join(ctx.logdir, "s2sd.log"))
         self.logs = [self.log]
+        self.bidi = True            # [federation] bidi (scenario 8)
         _secret_file(os.path.join(self.dir, HOME + ".secret"))
         _secret_file(os.path.join(self.dir, "dialback.secret"))
         with open(os.path.join(self.dir, HOME + ".secret")) as f:
@@ -131,7 +135,8 @@ class S2sd(Server):
                 ip6=self.ip6, cport=COMPONENT_PORT, home=HOME,
                 security="required" if mode.tls else "none",
                 valid="yes" if mode.valid_certs else "no", dialback=dialback,
-                cert=cert, key=key, trust=self.trust))
+                cert=cert, key=key, trust=self.trust,
+                bidi="yes" if self.bidi else "no"))
         cp = procs.run([self.binary, "-n", "-c", self.conf], check=False)
         if cp.returncode != 0:
             raise RuntimeError("s2sd refuses the harness's config for mode %s "
@@ -200,6 +205,18 @@ class S2sd(Server):
             self.reload()
 
     # -- what s2sd reports --
+    def ctl_streams(self):
+        """`s2sctl --json streams`: one dict per stream (dir, remote, bidi,
+        in, out, ...)."""
+        cp = procs.run([os.path.join(self.ctx.build, "s2sctl"), "-c", self.conf,
+                        "-s", os.path.join(self.dir, "control.sock"), "--json",
+                        "streams"], check=False)
+        if cp.returncode != 0:
+            raise RuntimeError("s2sctl streams failed (exit %d): %s%s" % (
+                cp.returncode, cp.stdout, cp.stderr))
+        data = json.loads(cp.stdout)
+        return data if isinstance(data, list) else data.get("records", [])
+
     def streams(self, peer):
         out = []
         for raw in self.since_mark().splitlines():

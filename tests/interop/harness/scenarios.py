@@ -580,9 +580,14 @@ SCENARIOS = {
     "refusal": s_refusal, "mode": s_mode, "verify": s_verify, "restart": s_restart, "srv": s_srv,
     "sm": s_sm,
 }
+# Scenarios kept in modules of their own add themselves here (kind ->
+# function) and to NAMES (kind -> name with %s for the mode's key).
+NAMES = {}
 
 
 def scenario_name(kind, mode):
+    if kind in NAMES:
+        return NAMES[kind] % mode.key
     if kind == "mode":
         return {M.TLS_VALID: "1-tls-valid", M.TLS_UNTRUSTED: "2-tls-untrusted",
                 M.NO_TLS: "3-no-tls"}[mode]
