@@ -291,6 +291,9 @@ s2s_cb_closed(void *arg, struct s2s_conn *c, int err, const char *why)
 
 	(void)c;
 	(void)why;
+	/* What the callbacks below hand back to the routes may make a route
+	 * look for a stream at once: never this one. */
+	l->closed = true;
 	if (l->vchan != NULL) {
 		s2s__verify_chan_closed(l);
 	} else if (l->role == S2S_ROLE_OUT) {

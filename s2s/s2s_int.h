@@ -24,6 +24,9 @@ struct s2s_link {
 	struct s2s_attempt *attempts;   /* OUT: the routes it serves (the
 	                                 * first opened it, others piggyback) */
 	struct s2s_vchan *vchan;        /* OUT: a dialback verification stream */
+	bool closed;                    /* its conn reported the end: it is
+	                                 * being taken apart, nothing may be
+	                                 * attached to it any more */
 	struct s2s_link *next, **prevp;
 };
 

@@ -259,7 +259,7 @@ s2s_out_piggy_link(struct s2s *s, const char *remote)
 	const struct s2s_stream *st;
 
 	for (l = s->links; l != NULL; l = l->next) {
-		if (l->role != S2S_ROLE_OUT || l->vchan != NULL ||
+		if (l->role != S2S_ROLE_OUT || l->vchan != NULL || l->closed ||
 		    (l->attempts != NULL && l->attempts->probe != NULL))
 			continue;
 		st = s2s_conn_stream(l->conn);
@@ -279,7 +279,7 @@ s2s_out_bidi_link(struct s2s *s, const char *local, const char *remote)
 	const struct s2s_stream *st;
 
 	for (l = s->links; l != NULL; l = l->next) {
-		if (l->role != S2S_ROLE_IN || l->conn == NULL)
+		if (l->role != S2S_ROLE_IN || l->conn == NULL || l->closed)
 			continue;
 		st = s2s_conn_stream(l->conn);
 		if (s2s_stream_bidi(st) && s2s_stream_is_ready(st) &&

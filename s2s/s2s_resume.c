@@ -466,7 +466,8 @@ s2s_sm_live(struct s2s *s, struct s2s_link *l, const char *previd)
 	const char *id;
 
 	for (o = s->links; o != NULL; o = o->next) {
-		if (o == l || o->role != S2S_ROLE_IN || o->conn == NULL)
+		if (o == l || o->role != S2S_ROLE_IN || o->conn == NULL ||
+		    o->closed)
 			continue;
 		id = s2s_stream_sm_id(s2s_conn_stream(o->conn));
 		if (id != NULL && strcmp(id, previd) == 0)

@@ -218,7 +218,7 @@ s2s_verify_find_link(struct s2s *s, const char *remote)
 	const struct s2s_stream *st;
 
 	for (l = s->links; l != NULL; l = l->next) {
-		if (l->role != S2S_ROLE_OUT || l->conn == NULL)
+		if (l->role != S2S_ROLE_OUT || l->conn == NULL || l->closed)
 			continue;
 		st = s2s_conn_stream(l->conn);
 		if (s2s_stream_is_closed(st) || s2s_stream_remote(st) == NULL ||
