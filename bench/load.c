@@ -118,7 +118,7 @@ compact_cin(struct load_conn *c)
 static void
 tls_read(struct load_conn *c)
 {
-	size_t before = c->in.len;
+	size_t before = c->in.len, off = c->cin_off;
 	ssize_t r;
 
 	for (;;) {
@@ -127,8 +127,16 @@ tls_read(struct load_conn *c)
 			util_buf_append(&c->in, rbuf, (size_t)r);
 			continue;
 		}
-		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+			/* GnuTLS says AGAIN after a post-handshake message
+			 * (a TLS 1.3 ticket) too: go on while that consumed
+			 * input and more is there. */
+			if (c->cin_off > off && c->cin_off < c->cin.len) {
+				off = c->cin_off;
+				continue;
+			}
 			break;
+		}
 		if (r < 0 && !gnutls_error_is_fatal((int)r))
 			continue;
 		compact_cin(c);
@@ -144,8 +152,14 @@ tls_read(struct load_conn *c)
 static void
 tls_step(struct load_conn *c)
 {
-	int r = gnutls_handshake(c->tls);
+	int r;
 
+	/* a warning alert is not the end of the handshake: go on at once */
+	do
+		r = gnutls_handshake(c->tls);
+	while (r < 0 && r != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(r));
+	if (getenv("LOAD_DEBUG") != NULL)
+		fprintf(stderr, "load: handshake %d %s\n", r, gnutls_strerror(r));
 	flush_tls(c);
 	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED ||
 	    (r < 0 && !gnutls_error_is_fatal(r))) {

@@ -80,7 +80,8 @@ fs_failed(struct fstream *s, const char *why)
 	if (s->st == FS_DEAD)
 		return;
 	if (f->why[0] == '\0')
-		snprintf(f->why, sizeof(f->why), "d%u: %s", s->idx + 1, why);
+		snprintf(f->why, sizeof(f->why), "d%u: %s (state %d)",
+		         s->idx + 1, why, (int)s->st);
 	if (s->st == FS_READY) {
 		f->established--;
 		f->dead++;
@@ -549,6 +550,7 @@ load_fanin_main(int argc, char **argv)
 	                   .duration = 10 };
 
 	fan_steps(&f, "1000,10000");
+	f.waiting = true;           /* until the sink is attached */
 	f.loop = uv_default_loop();
 	load_comp_init(&f.sink, f.loop, &f);
 	if (fan_args(&f, argc, argv) < 0) {

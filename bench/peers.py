@@ -69,7 +69,8 @@ class BenchS2sd(S2sd):
 
     def configure(self, mode):
         super().configure(mode)
-        _rewrite(self.conf, [("level = debug", "level = warn"),
+        level = os.environ.get("BENCH_S2SD_LOG", "warn")
+        _rewrite(self.conf, [("level = debug", "level = " + level),
                              ("shutdown_drain = 5s\n",
                               "shutdown_drain = 5s\n" + S2SD_LIMITS)], "s2sd")
         cp = procs.run([self.binary, "-n", "-c", self.conf], check=False)

@@ -358,7 +358,9 @@ def parse_args(argv):
     a = ap.parse_args(argv)
     a.only = [k for k in a.only.split(",") if k]
     if a.quick:
-        a.fanin_steps, a.sat_secs, a.lat_secs, a.fan_secs = "200,1000", 4, 3, 3
+        a.fanin_steps = a.fanin_steps if a.fanin_steps != "1000,10000" \
+            else "200,1000"
+        a.sat_secs, a.lat_secs, a.fan_secs = 4, 3, 3
         a.settle = 1
     return a
 
