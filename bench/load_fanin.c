@@ -220,6 +220,7 @@ fs_start(struct fanin *f, struct fstream *s)
 
 	load_conn_init(&s->c, f->loop, s);
 	s->f = f;
+	s->idx = (unsigned)(s - f->s);
 	s->c.on_connect = fs_connected;
 	s->c.on_tls = fs_tls;
 	s->c.on_data = fs_data;
