@@ -156,6 +156,14 @@ class BenchEjabberd(Ejabberd):
                 self._own_copy(ccert, "comp-cert.pem"),
                 self._own_copy(ckey, "comp-key.pem"))),
             ("listen:\n", "listen:\n" + service)], "ejabberd")
+        # its accept queue (backlog) is small by default: with 100
+        # handshakes in flight, connections wait in SYN retransmission
+        with open(self.conf) as f:
+            text = f.read()
+        text = text.replace("    module: ejabberd_s2s_in\n",
+                            "    module: ejabberd_s2s_in\n    backlog: 1024\n")
+        with open(self.conf, "w") as f:
+            f.write(text)
 
     def _erl(self, *args):
         argv = super()._erl(*args)

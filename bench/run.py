@@ -124,6 +124,33 @@ class Tool:
         self.errlog.close()
 
 
+class Perf:
+    """perf record on the servers during a measurement (--perf): the top
+    symbols by self time go into the results and the table."""
+
+    def __init__(self, logdir, pids):
+        self.data = os.path.join(logdir, "perf.data")
+        self.p = subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g",
+                                   "-o", self.data, "-p",
+                                   ",".join(str(p) for p in pids)],
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+
+    def report(self, top=25):
+        self.p.send_signal(signal.SIGINT)
+        try:
+            self.p.wait(20)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            return ["perf did not stop"]
+        cp = subprocess.run(["perf", "report", "--stdio", "--no-children",
+                             "-g", "none", "--sort", "dso,sym", "-i",
+                             self.data], capture_output=True, text=True)
+        rows = [l for l in cp.stdout.splitlines()
+                if l.strip() and not l.startswith("#")]
+        return rows[:top] or [cp.stderr.strip()[:300]]
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -160,13 +187,17 @@ class Bench:
         """One relay run; CPU of each server between '#phase measure' and
         '#phase drain', memory (VmRSS, VmHWM) at '#phase drain'."""
         t = self.tool(args, name)
-        c0, c1, mem = {}, {}, {}
+        c0, c1, mem, perf = {}, {}, {}, None
         for ph in t.phases(120):
             if ph[0] == "measure":
                 c0 = {k: cpu_secs(p.pid) for k, p in servers.items()}
+                if self.args.perf and name == "s2sd-sat":
+                    perf = Perf(self.logdir, [p.pid for p in servers.values()])
             elif ph[0] == "drain":
                 c1 = {k: cpu_secs(p.pid) for k, p in servers.items()}
                 mem = {k: mem_kib(p.pid) for k, p in servers.items()}
+                if perf:
+                    self.results["perf"] = perf.report()
         res = t.wait()
         delivered = res["measure"]["delivered"]
         res["servers"] = {}
@@ -277,11 +308,13 @@ class Bench:
                            "--duration", str(a.fan_secs)], kind + "-fanin")
             for ph in t.phases(1200):
                 if ph[0] == "idle":
+                    cpu_srv, cpu_tool = cpu_secs(x.proc.pid), cpu_secs(t.pid)
                     time.sleep(a.settle)
                     m = mem_kib(x.proc.pid)
                     kv = dict(w.split("=", 1) for w in ph[2:] if "=" in w)
                     steps.append({"target": int(ph[1]), "rss_kib": m["VmRSS"],
                                   "established": int(kv.get("established", 0)),
+                                  "cpu_server": cpu_srv, "cpu_tool": cpu_tool,
                                   "timed_out": "timed-out" in ph})
                     print("  %-9s %5d idle streams (%s established): RSS %.1f MiB"
                           % (kind, int(ph[1]), kv.get("established"),
@@ -353,6 +386,8 @@ def parse_args(argv):
     ap.add_argument("--lat-secs", type=float, default=10)
     ap.add_argument("--fan-secs", type=float, default=10)
     ap.add_argument("--settle", type=float, default=3)
+    ap.add_argument("--perf", action="store_true",
+                    help="perf record s2sd during its saturation run")
     ap.add_argument("--quick", action="store_true",
                     help="short runs and 1000 streams (a smoke test)")
     a = ap.parse_args(argv)

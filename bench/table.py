@@ -100,9 +100,20 @@ def fanin_rows(res):
         rows.append(("RSS with %s idle streams (MiB)" % n_label(i),
                      lambda k, i=i: step_rss(k, i),
                      "< 512 MiB" if i == 2 else ""))
+    def hs_cpu(k, who):
+        steps = _get(F, k, "rss_steps")
+        if not steps or len(steps) < 2:
+            return None
+        a, b = steps[0], steps[-1]
+        n = b["established"] - a["established"]
+        return 1000.0 * (b[who] - a[who]) / n if n > 0 else None
     rows += [
         ("memory per idle TLS stream (KiB)", per_stream, "<= 24 KiB"),
         ("inbound handshakes/s (last step)", hs, ">= 3x Prosody"),
+        ("server CPU ms per inbound handshake",
+         lambda k: hs_cpu(k, "cpu_server"), ""),
+        ("(load tool CPU ms per handshake)",
+         lambda k: hs_cpu(k, "cpu_tool"), ""),
         ("stanzas/s with all streams active",
          lambda k: _get(F, k, "active", "rate"), ""),
         ("CPU s / 100k stanzas (fan-in)",
@@ -144,4 +155,8 @@ def render(res, args=None):
                 b = _get(v, run, "bounce_sample")
                 if b:
                     out.append("%s %s %s: bounce: %s" % (sec, k, run, b[:200]))
+    if res.get("perf"):
+        out.append("perf: s2sd X and Y during the saturation run, top symbols "
+                   "by self time:")
+        out += ["  " + l.strip() for l in res["perf"]]
     return "\n".join(out)
