@@ -51,6 +51,19 @@ def cpu_secs(pid):
     return (int(fields[11]) + int(fields[12])) / CLK     # utime + stime
 
 
+def syscalls(pid):
+    """(read, write) system calls so far: /proc/PID/io syscr, syscw."""
+    out = {}
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                out[k] = int(v)
+    except OSError:
+        return (0, 0)
+    return out.get("syscr", 0), out.get("syscw", 0)
+
+
 def mem_kib(pid):
     out = {}
     with open("/proc/%d/status" % pid) as f:
@@ -187,14 +200,16 @@ class Bench:
         """One relay run; CPU of each server between '#phase measure' and
         '#phase drain', memory (VmRSS, VmHWM) at '#phase drain'."""
         t = self.tool(args, name)
-        c0, c1, mem, perf = {}, {}, {}, None
+        c0, c1, mem, perf, s0, s1 = {}, {}, {}, None, {}, {}
         for ph in t.phases(120):
             if ph[0] == "measure":
                 c0 = {k: cpu_secs(p.pid) for k, p in servers.items()}
+                s0 = {k: syscalls(p.pid) for k, p in servers.items()}
                 if self.args.perf and name == "s2sd-sat":
                     perf = Perf(self.logdir, [p.pid for p in servers.values()])
             elif ph[0] == "drain":
                 c1 = {k: cpu_secs(p.pid) for k, p in servers.items()}
+                s1 = {k: syscalls(p.pid) for k, p in servers.items()}
                 mem = {k: mem_kib(p.pid) for k, p in servers.items()}
                 if perf:
                     self.results["perf"] = perf.report()
@@ -207,6 +222,9 @@ class Bench:
                 "cpu_secs": round(cpu, 3),
                 "cpu_per_100k": round(cpu * 1e5 / delivered, 3) if delivered
                 else None,
+                "syscalls_per_stanza": [
+                    round((s1[k][i] - s0[k][i]) / delivered, 3)
+                    for i in (0, 1)] if delivered and k in s1 else None,
                 "rss_kib": mem.get(k, {}).get("VmRSS"),
                 "hwm_kib": mem.get(k, {}).get("VmHWM")}
         return res
@@ -236,6 +254,23 @@ class Bench:
             print("  %-9s at %.0f/s: p50 %.2f ms p99 %.2f ms p99.9 %.2f ms" % (
                 label, rate / 2, L["p50"] / 1e3, L["p99"] / 1e3,
                 L["p999"] / 1e3), flush=True)
+            if not a.skip_overload:
+                # open loop at 3x saturation: does X push back on its source
+                # (bounded memory) or buffer without bound?
+                over = self.measured(base + ["--rate", "%.0f" % (rate * 3),
+                                             "--window", "1000000000",
+                                             "--warmup", "1", "--duration",
+                                             str(a.over_secs), "--drain", "5"],
+                                     label + "-over", servers)
+                out["overload"] = over
+                sx = over["servers"]["X"]
+                print("  %-9s at 3x (%.0f/s offered, %.0f/s sent): delivered "
+                      "%.0f/s, X RSS %.1f MiB (peak %.1f), Y peak %.1f MiB" % (
+                          label, rate * 3, over["measure"]["sent"] /
+                          max(over["measure"]["secs"], 1e-9),
+                          over["measure"]["rate"], sx["rss_kib"] / 1024,
+                          sx["hwm_kib"] / 1024,
+                          over["servers"]["Y"]["hwm_kib"] / 1024), flush=True)
         return out
 
     def relay(self, kind):
@@ -385,6 +420,8 @@ def parse_args(argv):
     ap.add_argument("--sat-secs", type=float, default=15)
     ap.add_argument("--lat-secs", type=float, default=10)
     ap.add_argument("--fan-secs", type=float, default=10)
+    ap.add_argument("--over-secs", type=float, default=8)
+    ap.add_argument("--skip-overload", action="store_true")
     ap.add_argument("--settle", type=float, default=3)
     ap.add_argument("--perf", action="store_true",
                     help="perf record s2sd during its saturation run")
@@ -395,7 +432,7 @@ def parse_args(argv):
     if a.quick:
         a.fanin_steps = a.fanin_steps if a.fanin_steps != "1000,10000" \
             else "200,1000"
-        a.sat_secs, a.lat_secs, a.fan_secs = 4, 3, 3
+        a.sat_secs, a.lat_secs, a.fan_secs, a.over_secs = 4, 3, 3, 3
         a.settle = 1
     return a
 

@@ -33,6 +33,10 @@ def _ratio(a, b):
     return "%.2fx" % (a / b)
 
 
+def _sys(v):
+    return None if not v else "%.2f+%.2f" % (v[0], v[1])
+
+
 def relay_rows(res):
     R = res["relay"]
 
@@ -55,10 +59,22 @@ def relay_rows(res):
          lambda k: sat(k, "servers", "X", "cpu_per_100k"), "<= 0.5 s"),
         ("CPU s / 100k stanzas, Y (receiver)",
          lambda k: sat(k, "servers", "Y", "cpu_per_100k"), "<= 0.5 s"),
+        ("syscalls/stanza X (read+write)",
+         lambda k: _sys(sat(k, "servers", "X", "syscalls_per_stanza")), ""),
+        ("syscalls/stanza Y (read+write)",
+         lambda k: _sys(sat(k, "servers", "Y", "syscalls_per_stanza")), ""),
         ("peak RSS X at saturation (MiB)",
          lambda k: mib(sat(k, "servers", "X", "hwm_kib")), ""),
         ("peak RSS Y at saturation (MiB)",
          lambda k: mib(sat(k, "servers", "Y", "hwm_kib")), ""),
+        ("overload 3x: delivered stanzas/s",
+         lambda k: _get(R, k, "overload", "measure", "rate"), ""),
+        ("overload 3x: peak RSS X (MiB)",
+         lambda k: mib(_get(R, k, "overload", "servers", "X", "hwm_kib")),
+         "bounded"),
+        ("overload 3x: peak RSS Y (MiB)",
+         lambda k: mib(_get(R, k, "overload", "servers", "Y", "hwm_kib")),
+         "bounded"),
         ("stanzas lost / bounced (saturation)",
          lambda k: None if sat(k, "lost") is None else "%d / %d" % (
              sat(k, "lost"), sat(k, "bounced")), "0 / 0"),
