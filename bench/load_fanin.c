@@ -128,7 +128,8 @@ fs_tls(struct load_conn *c, int status)
 	fs_header(s);
 }
 
-static void
+/* One negotiation step on what the server sent; an error text or NULL. */
+static const char *
 fs_step(struct fstream *s)
 {
 	static const char tls[] = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
@@ -139,43 +140,43 @@ fs_step(struct fstream *s)
 	switch (s->st) {
 	case FS_FEAT1:
 		if (!features_done(in))
-			return;
+			return NULL;
 		if (strstr(in, "<starttls") == NULL)
-			return fs_failed(s, "no STARTTLS offered");
+			return "no STARTTLS offered";
 		s->st = FS_PROCEED;
 		load_conn_write(&s->c, tls, strlen(tls));
-		return;
+		return NULL;
 	case FS_PROCEED:
 		if (strstr(in, "<proceed") == NULL)
-			return;
+			return NULL;
 		s->st = FS_TLS;
 		if (load_conn_starttls(&s->c, s->f->cred, s->f->to) < 0)
-			fs_failed(s, "TLS set-up");
-		return;
+			return "TLS set-up";
+		return NULL;
 	case FS_FEAT2:
 		if (!features_done(in))
-			return;
+			return NULL;
 		if (strstr(in, "EXTERNAL") == NULL)
-			return fs_failed(s, "no SASL EXTERNAL offered");
+			return "no SASL EXTERNAL offered";
 		s->st = FS_SUCCESS;
 		util_buf_reset(&s->c.in);
 		load_conn_write(&s->c, auth, strlen(auth));
-		return;
+		return NULL;
 	case FS_SUCCESS:
 		if (strstr(in, "<failure") != NULL)
-			return fs_failed(s, "SASL EXTERNAL refused");
+			return "SASL EXTERNAL refused";
 		if (strstr(in, "<success") == NULL)
-			return;
+			return NULL;
 		s->st = FS_FEAT3;
 		fs_header(s);
-		return;
+		return NULL;
 	case FS_FEAT3:
 		if (features_done(in))
 			fs_ready(s);
-		return;
+		return NULL;
 	default:
 		util_buf_reset(&s->c.in);
-		return;
+		return NULL;
 	}
 }
 
@@ -183,7 +184,7 @@ static void
 fs_data(struct load_conn *c, int status)
 {
 	struct fstream *s = c->arg;
-	const char *e;
+	const char *e, *why;
 
 	(void)status;
 	if ((e = strstr(c->in.data, "<stream:error")) != NULL) {
@@ -191,7 +192,8 @@ fs_data(struct load_conn *c, int status)
 		fs_failed(s, "stream error");
 		return;
 	}
-	fs_step(s);
+	if ((why = fs_step(s)) != NULL)
+		fs_failed(s, why);
 }
 
 static void

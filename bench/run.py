@@ -74,12 +74,17 @@ def mem_kib(pid):
     return out
 
 
+def load_tool(build):
+    """BENCH_LOAD runs another build of the tool (e.g. the ASan one)."""
+    return os.environ.get("BENCH_LOAD") or os.path.join(build, "bench", "load")
+
+
 class Tool:
     """One run of build/bench/load: '#phase' lines as they come, then the
     JSON object."""
 
     def __init__(self, build, args, logdir, name):
-        self.argv = [os.path.join(build, "bench", "load")] + args
+        self.argv = [load_tool(build)] + args
         self.errlog = open(os.path.join(logdir, name + ".err"), "ab")
         self.p = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=self.errlog,
@@ -298,7 +303,7 @@ class Bench:
 
     def ceiling(self):
         """The same stanzas through two raw TLS forwarders (X' and Y')."""
-        load = os.path.join(self.build, "bench", "load")
+        load = load_tool(self.build)
         ycert, ykey = self.ca.issue("y.test")
         ip_x, ip_y = net.Net.ip4(X), net.Net.ip4(Y)
         fy = procs.Proc("fwd-y", [load, "forward", "--listen", ip_y + ":5269",
