@@ -145,8 +145,10 @@ def render(res, args=None):
     head = "%-38s %12s %12s %12s %10s %10s  %s" % (
         "", "s2sd", "Prosody", "ejabberd", "s2sd/Pros", "s2sd/ejab", "target")
     out = ["", "== make bench: s2sd against Prosody 0.12 and ejabberd 23.01",
-           "   (relay X -> Y over S2S with STARTTLS + SASL EXTERNAL; Prosody "
-           "without mod_limits, ejabberd without shapers)", head,
+           "   relay X -> Y over S2S with STARTTLS + SASL EXTERNAL; limits "
+           "raised: Prosody without mod_limits,",
+           "   ejabberd without shapers and with an S2S backlog of 1024; s2sd "
+           "max_connections 30000, per address 2000", head,
            "-" * len(head)]
     for title, rows in (("relay", relay_rows(res)), ("fan-in", fanin_rows(res))):
         out.append("[%s]" % title)
