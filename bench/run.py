@@ -276,6 +276,44 @@ class Bench:
                           over["measure"]["rate"], sx["rss_kib"] / 1024,
                           sx["hwm_kib"] / 1024,
                           over["servers"]["Y"]["hwm_kib"] / 1024), flush=True)
+            if not a.skip_stall and label != "ceiling":
+                out["peer_stall"] = self.stall_run(base, label, servers, rate)
+        return out
+
+    def stall_run(self, base, label, servers, rate):
+        """Y stops reading (SIGSTOP) for STALL_SECS while the source goes on
+        at 40% of saturation: X must push back on its source or hold what
+        it read; its RSS growth is what a stuck peer costs."""
+        a = self.args
+        t = self.tool(base + ["--rate", "%.0f" % (rate * 0.4), "--window",
+                              "1000000000", "--warmup", "0.5", "--duration",
+                              str(a.stall_secs + 4), "--drain", "20",
+                              "--stall", str(a.stall_secs + 10)],
+                      label + "-stall")
+        x, y = servers["X"].pid, servers["Y"].pid
+        before = peak = None
+        for ph in t.phases(120):
+            if ph[0] != "measure":
+                continue
+            time.sleep(1)
+            before = mem_kib(x)["VmRSS"]
+            os.kill(y, signal.SIGSTOP)
+            try:
+                time.sleep(a.stall_secs)
+                peak = mem_kib(x)["VmRSS"]
+            finally:
+                os.kill(y, signal.SIGCONT)
+        res = t.wait(60)
+        out = {"stall_secs": a.stall_secs, "rate": round(rate * 0.4),
+               "x_rss_before_kib": before, "x_rss_stalled_kib": peak,
+               "sent": res["sent"], "delivered": res["delivered"],
+               "bounced": res["bounced"], "lost": res["lost"]}
+        if before is not None and peak is not None:
+            print("  %-9s Y stopped %gs at %.0f/s: X RSS %.1f -> %.1f MiB; "
+                  "delivered %d of %d, bounced %d" % (
+                      label, a.stall_secs, rate * 0.4, before / 1024,
+                      peak / 1024, res["delivered"], res["sent"],
+                      res["bounced"]), flush=True)
         return out
 
     def relay(self, kind):
@@ -427,6 +465,8 @@ def parse_args(argv):
     ap.add_argument("--fan-secs", type=float, default=10)
     ap.add_argument("--over-secs", type=float, default=8)
     ap.add_argument("--skip-overload", action="store_true")
+    ap.add_argument("--stall-secs", type=float, default=4)
+    ap.add_argument("--skip-stall", action="store_true")
     ap.add_argument("--settle", type=float, default=3)
     ap.add_argument("--perf", action="store_true",
                     help="perf record s2sd during its saturation run")

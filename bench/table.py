@@ -37,6 +37,13 @@ def _sys(v):
     return None if not v else "%.2f+%.2f" % (v[0], v[1])
 
 
+def _growth(R, k):
+    st = _get(R, k, "peer_stall")
+    if not st or st.get("x_rss_stalled_kib") is None:
+        return None
+    return (st["x_rss_stalled_kib"] - st["x_rss_before_kib"]) / 1024.0
+
+
 def relay_rows(res):
     R = res["relay"]
 
@@ -75,6 +82,12 @@ def relay_rows(res):
         ("overload 3x: peak RSS Y (MiB)",
          lambda k: mib(_get(R, k, "overload", "servers", "Y", "hwm_kib")),
          "bounded"),
+        ("Y stalled 4 s: X RSS growth (MiB)", lambda k: _growth(R, k),
+         "bounded"),
+        ("Y stalled: delivered / bounced / lost",
+         lambda k: None if _get(R, k, "peer_stall", "sent") is None else
+         "%d/%d/%d" % tuple(R[k]["peer_stall"][f] for f in
+                            ("delivered", "bounced", "lost")), ""),
         ("stanzas lost / bounced (saturation)",
          lambda k: None if sat(k, "lost") is None else "%d / %d" % (
              sat(k, "lost"), sat(k, "bounced")), "0 / 0"),
