@@ -36,7 +36,8 @@ struct relay {
 	size_t body;
 	char *pad;
 	enum relay_phase ph;
-	uint64_t seq, delivered, errors, bounces, other;
+	uint64_t seq, delivered, errors, bounces, other, stale;
+	uint64_t t_start;       /* this run began: older ids are an earlier run's */
 	uint64_t t0, t_measure, t_end, t_progress, t_drain;
 	uint64_t deliv_measure, deliv_end, sent_measure, sent_end;
 	struct load_hist lat;
@@ -91,6 +92,10 @@ relay_msg(struct load_comp *cp, bool err, uint64_t seq, uint64_t t,
 	if (err || t == 0) {
 		r->errors += err;
 		r->other += !err;
+		return;
+	}
+	if (t < r->t_start) {   /* a late stanza of an earlier run */
+		r->stale++;
 		return;
 	}
 	(void)seq;
@@ -158,14 +163,16 @@ relay_output(struct relay *r)
 {
 	double msecs = (double)(r->t_end - r->t_measure) / 1e9;
 	uint64_t d = r->deliv_end - r->deliv_measure;
-	uint64_t lost = r->seq - r->delivered - r->errors - r->bounces;
+	uint64_t done = r->delivered + r->errors + r->bounces;
+	uint64_t lost = r->seq > done ? r->seq - done : 0;
 
 	printf("{\"mode\":\"relay\",\"raw\":%s,\"rate_target\":%.0f,"
 	       "\"window\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"delivered\":%"
 	       PRIu64 ",\"errors_at_sink\":%" PRIu64 ",\"bounced\":%" PRIu64
-	       ",\"lost\":%" PRIu64 ",\"stalled\":%s,\"failed\":", r->raw ?
-	       "true" : "false", r->rate, r->window, r->seq, r->delivered,
-	       r->errors, r->bounces, lost, r->stalled ? "true" : "false");
+	       ",\"lost\":%" PRIu64 ",\"stale\":%" PRIu64 ",\"stalled\":%s,"
+	       "\"failed\":", r->raw ? "true" : "false", r->rate, r->window,
+	       r->seq, r->delivered, r->errors, r->bounces, lost, r->stale,
+	       r->stalled ? "true" : "false");
 	if (r->fail != NULL)
 		printf("\"%s\"", r->fail);
 	else
@@ -354,6 +361,7 @@ load_relay_main(int argc, char **argv)
 	if (relay_args(&r, argc, argv) < 0)
 		return 2;
 	r.loop = uv_default_loop();
+	r.t_start = load_now_ns();
 	r.pad = xmalloc(r.body + 1);
 	memset(r.pad, 'x', r.body);
 	r.pad[r.body] = '\0';

@@ -210,7 +210,8 @@ class Bench:
             if ph[0] == "measure":
                 c0 = {k: cpu_secs(p.pid) for k, p in servers.items()}
                 s0 = {k: syscalls(p.pid) for k, p in servers.items()}
-                if self.args.perf and name == "s2sd-sat":
+                if self.args.perf and name == os.environ.get(
+                        "BENCH_PERF_RUN", "s2sd-sat"):
                     perf = Perf(self.logdir, [p.pid for p in servers.values()])
             elif ph[0] == "drain":
                 c1 = {k: cpu_secs(p.pid) for k, p in servers.items()}
@@ -259,6 +260,10 @@ class Bench:
             print("  %-9s at %.0f/s: p50 %.2f ms p99 %.2f ms p99.9 %.2f ms" % (
                 label, rate / 2, L["p50"] / 1e3, L["p99"] / 1e3,
                 L["p999"] / 1e3), flush=True)
+            # the stall first: after the overload a server that buffered
+            # may still hold a backlog when the next run starts
+            if not a.skip_stall and label != "ceiling":
+                out["peer_stall"] = self.stall_run(base, label, servers, rate)
             if not a.skip_overload:
                 # open loop at 3x saturation: does X push back on its source
                 # (bounded memory) or buffer without bound?
@@ -276,8 +281,6 @@ class Bench:
                           over["measure"]["rate"], sx["rss_kib"] / 1024,
                           sx["hwm_kib"] / 1024,
                           over["servers"]["Y"]["hwm_kib"] / 1024), flush=True)
-            if not a.skip_stall and label != "ceiling":
-                out["peer_stall"] = self.stall_run(base, label, servers, rate)
         return out
 
     def stall_run(self, base, label, servers, rate):
