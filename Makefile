@@ -113,8 +113,17 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TESTLIB_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-# Benchmarks: every bench/bench_<name> program, run by scripts/run-bench.sh.
-bench: deps all $(BENCHES)
+# The load tool (bench/load*.c): relay and fan-in against s2sd, Prosody and
+# ejabberd, driven by bench/run.py.
+LOAD_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/load*.c))
+$(BUILD)/bench/load: $(LOAD_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Benchmarks: every bench/bench_<name> program, then the load comparison
+# (bench/run.py; installs Prosody and ejabberd like make interop).
+bench: deps all $(BENCHES) $(BUILD)/bench/load
+	@sh scripts/deps.sh scripts/packages-interop.txt
 	sh scripts/run-bench.sh $(BUILD)
 
 deps:
