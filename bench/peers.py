@@ -31,9 +31,13 @@ from harness.prosody import COMPONENT_PORT as PROSODY_CPORT
 MODE = modes.TLS_VALID
 EJABBERD_CPORT = 5347
 
-# s2sd settings for the benchmark: appended to the harness's [limits].
+# s2sd settings for the benchmark: appended to the harness's [limits]. Like
+# the peers' rate limits, s2sd's per-domain inbound rate limit (500
+# stanzas/s by default) is lifted: the relay measures the server, not it.
 S2SD_LIMITS = """max_connections = 30000
 max_connections_per_addr = 2000
+in_rate_stanzas = 0
+in_rate_bytes = 0
 """
 
 

@@ -161,7 +161,9 @@ def render(res, args=None):
            "   relay X -> Y over S2S with STARTTLS + SASL EXTERNAL; limits "
            "raised: Prosody without mod_limits,",
            "   ejabberd without shapers and with an S2S backlog of 1024; s2sd "
-           "max_connections 30000, per address 2000", head,
+           "max_connections 30000, per address 2000,",
+           "   its per-domain inbound rate limit off (in_rate_stanzas/bytes "
+           "= 0); XEP-0198 on where the peers support it", head,
            "-" * len(head)]
     for title, rows in (("relay", relay_rows(res)), ("fan-in", fanin_rows(res))):
         out.append("[%s]" % title)

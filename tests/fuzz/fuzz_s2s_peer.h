@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "cm/err.h"
+#include "cm/log.h"
+#include "s2s/s2s_sasl.h"
 #include "s2s/dialback.h"
 #include "s2s/s2s_stream.h"
 #include "xmpp/stanza.h"
@@ -88,5 +90,20 @@ static const struct s2s_stream_cbs fz_cbs = {
     fz_send, fz_starttls, fz_local, fz_allowed, fz_cert,
     fz_auth, fz_stanza, fz_key, fz_verify, fz_vresult, fz_refused, fz_closed,
 };
+
+/* Once per process: quiet logs, SASL ready (both targets need it). */
+static void
+fz_init_once(void)
+{
+	static int init;
+	char why[128];
+
+	if (init)
+		return;
+	log_set_level(-1, LOG_LEVEL_ERROR);
+	if (s2s_sasl_init(why, sizeof(why)) != 0)
+		abort();
+	init = 1;
+}
 
 #endif

@@ -22,7 +22,6 @@ static const char *const fz_locals[] = {"b.test", NULL};
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int init;
 	struct fz f = {.locals = fz_locals};
 	struct s2s_stream_opts o = {.role = S2S_ROLE_IN, .sasl_external = true,
 	                            .dialback = true, .tls_available = true,
@@ -30,14 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                            .sm_opts = {2, 1000, 5000}};
 	size_t pos, chunk;
 	uint64_t now = 1;
-	char why[128];
 
-	if (!init) {
-		log_set_level(-1, LOG_LEVEL_ERROR);
-		if (s2s_sasl_init(why, sizeof(why)) != 0)
-			abort();
-		init = 1;
-	}
+	fz_init_once();
 	if (size < 2)
 		return 0;
 	f.flags = data[0];
