@@ -39,23 +39,44 @@ s2s__link_new(struct s2s *s, enum s2s_role role, const char *addr)
 	return l;
 }
 
+/* Add D (1 or -1) to KEY's count in T; a count of 0 leaves the table.
+ * Returns the new count. */
+static intptr_t
+s2s_count_add(struct htab *t, const char *key, intptr_t d)
+{
+	intptr_t n = (intptr_t)htab_get(t, key) + d;
+
+	if (n <= 0) {
+		htab_del(t, key);
+		return 0;
+	}
+	htab_put(t, key, (void *)n);
+	return n;
+}
+
+/* L no longer counts against max_streams_per_domain. */
+static void
+s2s_link_uncount(struct s2s_link *l)
+{
+	if (l->counted == NULL)
+		return;
+	s2s_count_add(l->s->per_domain, l->counted, -1);
+	free(l->counted);
+	l->counted = NULL;
+}
+
 static void
 s2s_link_free(struct s2s_link *l)
 {
 	struct s2s *s = l->s;
-	intptr_t n;
 
 	if (l->next != NULL)
 		l->next->prevp = l->prevp;
 	*l->prevp = l->next;
 	s->nlinks--;
-	if (l->addr != NULL) {
-		n = (intptr_t)htab_get(s->per_addr, l->addr) - 1;
-		if (n <= 0)
-			htab_del(s->per_addr, l->addr);
-		else
-			htab_put(s->per_addr, l->addr, (void *)n);
-	}
+	if (l->addr != NULL)
+		s2s_count_add(s->per_addr, l->addr, -1);
+	s2s_link_uncount(l);
 	free(l->addr);
 	free(l);
 }
@@ -147,31 +168,30 @@ s2s_cb_allowed_in(void *arg, const char *remote, char *why, size_t whylen)
 
 /* max_streams_per_domain: authenticated inbound streams from REMOTE, this
  * one included. Counted only once authenticated: a header's 'from' proves
- * nothing, and counting it would let anyone lock a domain out. */
+ * nothing, and counting it would let anyone lock a domain out. A stream
+ * counts for the remote domain it first authenticated (per_domain, kept as
+ * links come and go: a scan of every link here made each handshake cost
+ * O(streams)), until its link is freed or the limit refuses it. */
 static void
 s2s_in_streams_limit(struct s2s_link *l, struct s2s_conn *c,
                      const char *remote)
 {
-	const struct s2s_link *o;
-	const struct s2s_stream *st;
-	size_t n = 0, max = l->s->set.max_streams_per_domain;
+	const struct s2s_stream *st = s2s_conn_stream(c);
+	size_t max = l->s->set.max_streams_per_domain;
+	intptr_t n;
 
-	if (max == 0)
-		return;
-	for (o = l->s->links; o != NULL; o = o->next) {
-		if (o->role != S2S_ROLE_IN || o->conn == NULL)
-			continue;
-		st = s2s_conn_stream(o->conn);
-		if (s2s_stream_is_ready(st) && s2s_stream_remote(st) != NULL &&
-		    strcmp(s2s_stream_remote(st), remote) == 0)
-			n++;
+	if (l->counted == NULL && s2s_stream_remote(st) != NULL) {
+		l->counted = xstrdup(s2s_stream_remote(st));
+		s2s_count_add(l->s->per_domain, l->counted, 1);
 	}
-	if (n <= max)
+	n = (intptr_t)htab_get(l->s->per_domain, remote);
+	if (max == 0 || (size_t)n <= max)
 		return;
 	metrics_inc(METRICS_LIMIT_HITS, "max_streams_per_domain");
 	log_warnx(LOG_SUB_S2S, s2s_conn_id(c), "limit hit "
 	          "limit=max_streams_per_domain remote=%s streams=%zu max=%zu: "
-	          "close", remote, n, max);
+	          "close", remote, (size_t)n, max);
+	s2s_link_uncount(l);
 	s2s_conn_close(c, S2SD_ELIMIT, "too many streams from this domain");
 }
 
@@ -294,6 +314,7 @@ s2s_cb_closed(void *arg, struct s2s_conn *c, int err, const char *why)
 	/* What the callbacks below hand back to the routes may make a route
 	 * look for a stream at once: never this one. */
 	l->closed = true;
+	s2s_link_uncount(l);
 	if (l->vchan != NULL) {
 		s2s__verify_chan_closed(l);
 	} else if (l->role == S2S_ROLE_OUT) {
@@ -410,6 +431,7 @@ s2s_new(uv_loop_t *loop, const struct s2s_settings *set, struct tls_ctx *tls,
 	s->cbs = *cbs;
 	s->arg = arg;
 	s->per_addr = htab_new(64);
+	s->per_domain = htab_new(64);
 	s2s_route_opts_from(set, &ro);
 	s->routes = s2s_routes_new(&ro, &s2s__route_cbs, s);
 	uv_timer_init(loop, &s->route_timer);
@@ -563,6 +585,7 @@ s2s_on_timer_closed(uv_handle_t *h)
 
 	metrics_off_scrape(s2s_metrics_collect, s);
 	htab_free(s->per_addr, NULL);
+	htab_free(s->per_domain, NULL);
 	s2s__sm_free(s);
 	s2s_rate_free(s->rate);
 	dialback_secret_free(s->db);

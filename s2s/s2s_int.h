@@ -24,6 +24,8 @@ struct s2s_link {
 	struct s2s_attempt *attempts;   /* OUT: the routes it serves (the
 	                                 * first opened it, others piggyback) */
 	struct s2s_vchan *vchan;        /* OUT: a dialback verification stream */
+	char *counted;                  /* IN: the remote domain it counts
+	                                 * for in per_domain (authenticated) */
 	bool closed;                    /* its conn reported the end: it is
 	                                 * being taken apart, nothing may be
 	                                 * attached to it any more */
@@ -45,6 +47,8 @@ struct s2s {
 	size_t nlinks;
 	struct s2s_attempt *attempts;   /* outbound attempts under way */
 	struct htab *per_addr;          /* IN peer address -> count */
+	struct htab *per_domain;        /* IN authenticated streams per remote
+	                                 * domain (max_streams_per_domain) */
 	struct s2s_rate *rate;          /* IN rate per remote domain */
 	struct s2s_vchan *vchans;       /* verification streams being set up */
 	struct s2s_vreq *vreqs;         /* dialback verifications under way */
