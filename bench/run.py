@@ -361,8 +361,25 @@ class Bench:
                     raise RuntimeError("forwarder %s did not start" % p.name)
             base = ["relay", "--raw", "--src", ip_x + ":5347", "--sink",
                     SINK_RAW, "--from", "x.test", "--to", "y.test"]
-            self.results["relay"]["ceiling"] = self.relay_runs(
-                base, "ceiling", {"X": fx, "Y": fy})
+            ceil = self.relay_runs(base, "ceiling", {"X": fx, "Y": fy})
+            self.results["relay"]["ceiling"] = ceil
+            # The floor of the latency figures: the same bytes through
+            # the forwarders at the rate s2sd's half-load run used (the
+            # tool, the scheduler and TLS alone, no XMPP server).
+            half = self.results["relay"].get("s2sd", {}).get("half_load")
+            rate = half and half.get("measure", {}).get("rate")
+            if rate:
+                r = self.measured(base + ["--rate", "%.0f" % rate,
+                                          "--window", "1000000",
+                                          "--warmup", "2", "--duration",
+                                          str(self.args.lat_secs)],
+                                  "ceiling-at-s2sd", {"X": fx, "Y": fy})
+                ceil["at_s2sd_half_load"] = r
+                L = r["latency_us"]
+                print("  ceiling   at %.0f/s (s2sd's half load): p50 %.2f "
+                      "ms p99 %.2f ms p99.9 %.2f ms" % (
+                          rate, L["p50"] / 1e3, L["p99"] / 1e3,
+                          L["p999"] / 1e3), flush=True)
         finally:
             fx.stop(3)
             fy.stop(3)

@@ -177,6 +177,13 @@ def render(res, args=None):
     out.append("raw TLS byte relay (ceiling): %s stanzas/s; s2sd reaches %s of it"
                % (_fmt(ceil), "%.0f%%" % (100.0 * s2 / ceil) if ceil and s2
                   else "-"))
+    fl = _get(res, "relay", "ceiling", "at_s2sd_half_load")
+    if fl and _get(fl, "latency_us", "p99") is not None:
+        L = fl["latency_us"]
+        out.append("raw TLS byte relay at s2sd's half load (%s/s), the "
+                   "latency floor: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms"
+                   % (_fmt(_get(fl, "measure", "rate")), L["p50"] / 1e3,
+                      L["p99"] / 1e3, L["p999"] / 1e3))
     for sec in ("relay", "fanin"):
         for k, v in sorted(res.get(sec, {}).items()):
             if isinstance(v, dict) and "error" in v:
