@@ -145,8 +145,10 @@ router_wait_link(struct router *r, struct router_node *n, struct stanza *st,
 	size_t before = n->qlen;
 
 	router_enqueue(r, n, st, origin);
-	/* Never the link itself: it would only wait for its own peer. */
-	if (n->qlen > before && flow_src_current() != l->src)
+	/* The link itself too, when these are answers to what it sends: a
+	 * home node that does not read its answers must not send more (the
+	 * stall time-out covers one that stops reading altogether). */
+	if (n->qlen > before)
 		flow_gate_hold(&l->gate, &r->opts.flow, router__now(r));
 }
 
