@@ -199,5 +199,11 @@ config__validate(struct config_parse *p)
 	    config_num(cfg, CONFIG_LIM_BACKOFF_MAX))
 		config_error_at(p, CONFIG_LIM_BACKOFF_MIN, "limits.backoff_min "
 		                "is larger than limits.backoff_max");
+	if (config_num(cfg, CONFIG_LIM_SEND_HIGH_WATER) != 0 &&
+	    config_num(cfg, CONFIG_LIM_SEND_LOW_WATER) >=
+	        config_num(cfg, CONFIG_LIM_SEND_HIGH_WATER))
+		config_error_at(p, CONFIG_LIM_SEND_LOW_WATER, "limits."
+		                "send_low_water must be below "
+		                "limits.send_high_water");
 	config_check_secrets(p);
 }

@@ -156,6 +156,17 @@
 	X(LIM_QUEUE_TOTAL_BYTES, "limits", "queue_total_bytes", CONFIG_T_SIZE, \
 	  "256m", CONFIG_KIB, 64 * 1024 * CONFIG_MIB, 0,                       \
 	  "bytes waiting in all outbound routes together")                   \
+	X(LIM_SEND_HIGH_WATER, "limits", "send_high_water", CONFIG_T_SIZE,    \
+	  "256k", 0, 1024 * CONFIG_MIB, 0,                                     \
+	  "unwritten bytes on an S2S stream or home node link that stop "     \
+	  "its senders from being read (0: no back-pressure)")                \
+	X(LIM_SEND_LOW_WATER, "limits", "send_low_water", CONFIG_T_SIZE, "64k", \
+	  0, 1024 * CONFIG_MIB, 0,                                             \
+	  "unwritten bytes down to which the senders are read again")        \
+	X(LIM_SEND_STALL_TIMEOUT, "limits", "send_stall_timeout",              \
+	  CONFIG_T_DURATION, "5s", 0, 3600000, 0,                              \
+	  "a congested stream or link that writes nothing this long no "      \
+	  "longer holds its senders back (0: never)")                         \
 	X(LIM_CONNECT_TIMEOUT, "limits", "connect_timeout", CONFIG_T_DURATION, \
 	  "30s", 1000, 600000, 0, "time to connect to one remote address")     \
 	X(LIM_NEGOTIATION_TIMEOUT, "limits", "negotiation_timeout",            \

@@ -79,7 +79,13 @@ enum metrics_type { METRICS_COUNTER, METRICS_GAUGE, METRICS_HISTOGRAM };
 	  "open S2S streams carrying both directions (XEP-0288)", "direction", \
 	  NULL, NULL)                                                          \
 	X(BIDI_NEGOTIATED, METRICS_COUNTER, "s2sd_bidi_negotiated_total",      \
-	  "XEP-0288 bidirectional streams negotiated", "direction", NULL, NULL)
+	  "XEP-0288 bidirectional streams negotiated", "direction", NULL, NULL) \
+	X(FLOW_PAUSES, METRICS_COUNTER, "s2sd_flow_pauses_total",              \
+	  "readers paused by back-pressure (out: home node links, in: S2S "    \
+	  "streams)", "direction", NULL, NULL)                                 \
+	X(FLOW_STALLS, METRICS_COUNTER, "s2sd_flow_stalls_total",              \
+	  "congested writers that made no progress for the stall time-out "    \
+	  "and let their readers go", "direction", NULL, NULL)
 
 enum metrics_id {
 #define METRICS_X(id, type, name, help, l1, l2, l3) METRICS_##id,

@@ -54,6 +54,15 @@ struct runtime {
 
 /* ---- from the configuration ---- */
 
+/* One set of water marks for S2S streams and home node links. */
+static void
+runtime_flow_opts(const struct config *cfg, struct flow_opts *o)
+{
+	o->high = config_num(cfg, CONFIG_LIM_SEND_HIGH_WATER);
+	o->low = config_num(cfg, CONFIG_LIM_SEND_LOW_WATER);
+	o->stall_ms = config_num(cfg, CONFIG_LIM_SEND_STALL_TIMEOUT);
+}
+
 static void
 runtime_s2s_settings(const struct config *cfg, struct s2s_settings *set)
 {
@@ -96,6 +105,7 @@ runtime_s2s_settings(const struct config *cfg, struct s2s_settings *set)
 	set->sm_ack_timeout_ms = config_num(cfg, CONFIG_LIM_SM_ACK_TIMEOUT);
 	set->sm_resume_ms = config_num(cfg, CONFIG_LIM_SM_RESUME_TIMEOUT);
 	set->bidi = config_bool(cfg, CONFIG_FED_BIDI);
+	runtime_flow_opts(cfg, &set->flow);
 }
 
 /* The TLS context (none in security "none"). */
@@ -149,6 +159,7 @@ runtime_router_opts(struct runtime *rt, const struct config *cfg,
 	o->xml.max_attrs = (unsigned)config_num(cfg, CONFIG_LIM_MAX_ATTRS);
 	o->xml.max_attr_len = config_num(cfg, CONFIG_LIM_MAX_ATTR_LEN);
 	o->xml.max_text = config_num(cfg, CONFIG_LIM_MAX_TEXT_LEN);
+	runtime_flow_opts(cfg, &o->flow);
 }
 
 static bool

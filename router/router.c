@@ -28,6 +28,7 @@
 #define ROUTER_NAME_MAX 256
 
 static void router_node_flush(struct router *r, struct router_node *n);
+static void router_link_flow_update(struct router_link *l);
 
 uint64_t
 router__now(const struct router *r)
@@ -134,14 +135,36 @@ router_send_link(struct router_link *l, struct stanza *st)
 	stanza_free(st);
 }
 
+/* Attached node N's link is congested or stanzas wait before ST: ST
+ * (taken) waits too, and the reader that delivered it may be held. */
+static void
+router_wait_link(struct router *r, struct router_node *n, struct stanza *st,
+                 const char *origin)
+{
+	struct router_link *l = n->link;
+	size_t before = n->qlen;
+
+	router_enqueue(r, n, st, origin);
+	/* The link itself too, when these are answers to what it sends: a
+	 * home node that does not read its answers must not send more (the
+	 * stall time-out covers one that stops reading altogether). */
+	if (n->qlen > before)
+		flow_gate_hold(&l->gate, &r->opts.flow, router__now(r));
+}
+
 void
 router__to_node(struct router *r, struct router_node *n, struct stanza *st,
                 const char *origin)
 {
 	char text[ROUTER_NAME_MAX + 64];
 
+	if (n->link != NULL && (n->qhead != NULL || n->link->gate.congested)) {
+		router_wait_link(r, n, st, origin);
+		return;
+	}
 	if (n->link != NULL) {
 		router_send_link(n->link, st);
+		router_link_flow_update(n->link);
 		return;
 	}
 	if (!r->closing && r->cbs.to_peer != NULL &&
@@ -165,6 +188,11 @@ router_node_expire(struct router *r, struct router_node *n, bool all,
 	char text[ROUTER_NAME_MAX + 64];
 	struct router_qent *q;
 
+	/* What waits for an attached node's congested link has no grace
+	 * deadline (the queue bounds apply); it gets one when the link
+	 * goes. */
+	if (n->link != NULL && !all)
+		return;
 	snprintf(text, sizeof(text), "home node %s is not attached", n->name);
 	while (n->qhead != NULL && (all || n->qhead->deadline <= now)) {
 		q = router_dequeue(n);
@@ -176,18 +204,88 @@ router_node_expire(struct router *r, struct router_node *n, bool all,
 	}
 }
 
-/* The node's link is ready: hand over what waited, in order. */
+/* The node's link is ready, or drained: hand over what waited, in
+ * order, while the link is under high water. */
 static void
 router_node_flush(struct router *r, struct router_node *n)
 {
 	struct router_qent *q;
 
-	(void)r;
-	while (n->link != NULL && (q = router_dequeue(n)) != NULL) {
+	while (n->link != NULL && n->qhead != NULL &&
+	       (n->link->pause == NULL || r->opts.flow.high == 0 ||
+	        n->link->pending < r->opts.flow.high)) {
+		q = router_dequeue(n);
 		router_send_link(n->link, q->st);
 		free(q->origin);
 		free(q);
 	}
+	if (n->link != NULL)
+		router_link_flow_update(n->link);
+}
+
+/* Back-pressure on a link: enter or leave congestion with what it has not
+ * written plus what waits for it (leaving lets the S2S streams go). */
+static void
+router_link_flow_update(struct router_link *l)
+{
+	size_t backlog = l->pending;
+
+	if (l->pause == NULL)
+		return;
+	if (l->node != NULL)
+		backlog += l->node->qbytes;
+	flow_gate_update(&l->gate, &l->r->opts.flow, backlog,
+	                 router__now(l->r));
+}
+
+void
+router__link_written(struct router_link *l, size_t len)
+{
+	struct router *r = l->r;
+
+	if (l->pause == NULL)
+		return;         /* counted from router__link_flow() on only */
+	if (len > l->pending)
+		fatalx("%s: %zu bytes written, %zu pending", __func__, len,
+		       l->pending);
+	l->pending -= len;
+	l->written_at = router__now(r);
+	if (l->closed || !l->gate.congested)
+		return;
+	flow_gate_progress(&l->gate, l->written_at);
+	if (l->pending <= r->opts.flow.low && l->node != NULL)
+		router_node_flush(r, l->node);
+	else
+		router_link_flow_update(l);
+	router__arm(r);
+}
+
+static void
+router_link_src_pause(void *arg)
+{
+	struct router_link *l = arg;
+
+	l->pause(l->t, true);
+}
+
+static void
+router_link_src_resume(void *arg)
+{
+	struct router_link *l = arg;
+
+	l->pause(l->t, false);
+}
+
+void
+router__link_flow(struct router_link *l, void (*pause)(void *t, bool stop))
+{
+	static const struct flow_src_ops ops = {router_link_src_pause,
+	                                        router_link_src_resume};
+
+	if (l->pause != NULL || l->closed)
+		return;
+	l->pause = pause;
+	l->src = flow_src_new(&ops, l, l->connid, "out");
 }
 
 static uint64_t
@@ -197,11 +295,15 @@ router_deadline(const struct router *r)
 	const struct router_node *n;
 	uint64_t d = UINT64_MAX, x;
 
-	for (l = r->links; l != NULL; l = l->next)
+	for (l = r->links; l != NULL; l = l->next) {
 		if (!l->closed && (x = component_deadline(l->comp)) < d)
 			d = x;
+		if ((x = flow_gate_deadline(&l->gate, &r->opts.flow)) < d)
+			d = x;
+	}
 	for (n = r->nodes; n != NULL; n = n->next)
-		if (n->qhead != NULL && n->qhead->deadline < d)
+		if (n->link == NULL && n->qhead != NULL &&
+		    n->qhead->deadline < d)
 			d = n->qhead->deadline;
 	return d;
 }
@@ -238,9 +340,14 @@ router__tick(struct router *r)
 
 	/* Links are only unlinked from router__link_gone(), which never runs
 	 * from inside a tick, so the walk is safe. */
-	for (l = r->links; l != NULL; l = l->next)
-		if (!l->closed)
-			component_tick(l->comp, now);
+	for (l = r->links; l != NULL; l = l->next) {
+		if (l->closed)
+			continue;
+		component_tick(l->comp, now);
+		if (l->gate.congested && l->written_at > l->gate.progress_at)
+			flow_gate_progress(&l->gate, l->written_at);
+		flow_gate_tick(&l->gate, &r->opts.flow, now);
+	}
 	for (n = r->nodes; n != NULL; n = n->next)
 		router_node_expire(r, n, false, now);
 	router__arm(r);
@@ -253,6 +360,18 @@ router__set_clock(struct router *r, uint64_t (*clock)(void *arg), void *arg)
 	r->clock_arg = arg;
 }
 
+/* Node N's link went while stanzas waited for it to drain: from now on
+ * they wait for the node like any other, for the grace period. */
+static void
+router_node_regrace(struct router *r, struct router_node *n)
+{
+	uint64_t at = router__now(r) + r->opts.grace_ms;
+	struct router_qent *q;
+
+	for (q = n->qhead; q != NULL; q = q->next)
+		q->deadline = at;
+}
+
 /* Component callbacks. */
 
 static void
@@ -260,6 +379,8 @@ router_link_send(void *arg, const char *buf, size_t len)
 {
 	struct router_link *l = arg;
 
+	if (l->pause != NULL)
+		l->pending += len;
 	l->tp->write(l->t, buf, len);
 }
 
@@ -334,6 +455,9 @@ router_link_closed(void *arg, int err, const char *why)
 	struct router_link *l = arg;
 
 	l->closed = true;
+	flow_gate_reset(&l->gate);
+	flow_src_close(l->src);
+	l->src = NULL;
 	log_info(LOG_SUB_ROUTER, l->connid, "link closed node=%s peer=%s "
 	         "error=%s reason=\"%s\"", l->node != NULL ? l->node->name
 	         : (component_name(l->comp) ? component_name(l->comp) : "-"),
@@ -341,6 +465,7 @@ router_link_closed(void *arg, int err, const char *why)
 	if (l->node != NULL) {
 		metrics_add(METRICS_HOME_NODES, NULL, -1);
 		l->node->link = NULL;
+		router_node_regrace(l->r, l->node);
 		if (l->r->cbs.home_changed != NULL && !l->r->closing)
 			l->r->cbs.home_changed(l->r->arg, l->node->name, false);
 		l->node = NULL;
@@ -364,6 +489,7 @@ router__attach(struct router *r, const struct router_transport *tp, void *t,
 	l->tp = tp;
 	l->t = t;
 	l->connid = util_connid();
+	flow_gate_init(&l->gate, LOG_SUB_ROUTER, l->connid, "in");
 	snprintf(l->peer, sizeof(l->peer), "%s", peer);
 	util_random(rnd, sizeof(rnd));
 	util_hex(rnd, sizeof(rnd), id);
@@ -388,7 +514,10 @@ router__attach(struct router *r, const struct router_transport *tp, void *t,
 void
 router__link_input(struct router_link *l, const void *buf, size_t len)
 {
+	struct flow_src *prev = flow_src_enter(l->src);
+
 	component_input(l->comp, buf, len, router__now(l->r));
+	flow_src_leave(prev);
 	router__arm(l->r);
 }
 
@@ -586,6 +715,22 @@ router_find_home(const struct router_opts *opts, const char *name)
 	return NULL;
 }
 
+/* New water marks: the links' gates follow; turned off, what waits for
+ * an attached node goes now and nothing holds S2S streams any more. */
+static void
+router_flow_reconfigure(struct router *r)
+{
+	struct router_node *n;
+
+	for (n = r->nodes; n != NULL; n = n->next) {
+		if (n->link == NULL)
+			continue;
+		if (r->opts.flow.high == 0)
+			flow_gate_reset(&n->link->gate);
+		router_node_flush(r, n);
+	}
+}
+
 int
 router_reconfigure(struct router *r, const struct router_opts *opts,
                    char *why, size_t whylen)
@@ -602,6 +747,7 @@ router_reconfigure(struct router *r, const struct router_opts *opts,
 	if ((rc = router_check_opts(opts, why, whylen)) < 0)
 		return rc;
 	router_set_opts(r, opts);
+	router_flow_reconfigure(r);
 	for (pp = &r->nodes; (n = *pp) != NULL;) {
 		if ((h = router_find_home(opts, n->name)) == NULL) {
 			router_node_remove(r, pp);
@@ -695,8 +841,11 @@ router_drain(struct router *r)
 	r->draining = true;
 	log_info(LOG_SUB_ROUTER, 0, "drain: stanzas no longer wait for "
 	         "home nodes");
+	/* An attached node's queue waits for its link to drain, not for
+	 * the node: it is delivered. */
 	for (n = r->nodes; n != NULL; n = n->next)
-		router_node_expire(r, n, true, 0);
+		if (n->link == NULL)
+			router_node_expire(r, n, true, 0);
 	router__arm(r);
 }
 

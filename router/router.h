@@ -35,6 +35,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "cm/flow.h"
 #include "cm/util.h"
 #include "xmpp/xmlstream.h"
 
@@ -58,6 +59,14 @@ struct router_opts {
 	size_t queue_max_bytes;     /* per home node; 0: 4 MiB */
 	uint64_t handshake_timeout_ms;
 	struct xmlstream_opts xml;
+	/* Back-pressure on home node links (cm/flow.h): above flow.high bytes
+	 * not yet written to a link, what is delivered to its node waits in
+	 * the node's queue (queue_max_*) and the S2S streams (flow sources)
+	 * that delivered it stop being read until the link is down to
+	 * flow.low, or made no progress for flow.stall_ms. A home node link
+	 * is itself a flow source while its input is processed (routes
+	 * towards S2S may pause it). high 0: off. */
+	struct flow_opts flow;
 };
 
 struct router_cbs {

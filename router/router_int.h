@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cm/flow.h"
 #include "router/router.h"
 
 #define ROUTER_NS_SERVER "jabber:server"
@@ -56,6 +57,12 @@ struct router_link {
 	uint64_t connid;
 	char peer[64];
 	bool closed;            /* the component reported closed */
+	/* Back-pressure (router__link_flow; off for transports without). */
+	void (*pause)(void *t, bool stop);      /* NULL: no flow control */
+	struct flow_src *src;   /* its reading, paused by congested routes */
+	struct flow_gate gate;  /* its write backlog, pausing S2S streams */
+	size_t pending;         /* bytes written and not yet completed */
+	uint64_t written_at;    /* last write completion */
 };
 
 struct router {
@@ -95,6 +102,13 @@ struct router_link *router__attach(struct router *r,
 void router__link_input(struct router_link *l, const void *buf, size_t len);
 void router__link_eof(struct router_link *l, int err);
 void router__link_gone(struct router_link *l);
+/* Back-pressure for a transport that can stop reading (PAUSE(t, true))
+ * and reports every write completion with router__link_written(): the
+ * link becomes a flow source (cm/flow.h) while its input is processed,
+ * and its write backlog a gate for what is delivered to it. */
+void router__link_flow(struct router_link *l, void (*pause)(void *t,
+                                                            bool stop));
+void router__link_written(struct router_link *l, size_t len);
 /* Tests: read the time from CLOCK instead of the loop; run the timers. */
 void router__set_clock(struct router *r, uint64_t (*clock)(void *arg),
                        void *arg);

@@ -28,6 +28,7 @@ struct router_tcp {
 
 struct router_tcp_write {
 	uv_write_t req;
+	size_t len;
 	char data[];
 };
 
@@ -68,8 +69,10 @@ static void
 router_tcp_on_write(uv_write_t *req, int status)
 {
 	struct router_tcp *c = req->handle->data;
+	size_t len = ((struct router_tcp_write *)req)->len;
 
 	free(req);
+	router__link_written(c->link, len);
 	if (status < 0 && !c->closing)
 		router__link_eof(c->link, status);
 }
@@ -84,14 +87,18 @@ router_tcp_write(void *arg, const char *buf, size_t len)
 	uv_buf_t b;
 	int rc;
 
-	if (c->closing || c->error != 0)
+	if (c->closing || c->error != 0) {
+		router__link_written(c->link, len);     /* never pending */
 		return;
+	}
 	w = xmalloc(sizeof(*w) + len);
+	w->len = len;
 	memcpy(w->data, buf, len);
 	b = uv_buf_init(w->data, (unsigned)len);
 	if ((rc = uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1,
 	                   router_tcp_on_write)) < 0) {
 		free(w);
+		router__link_written(c->link, len);
 		c->error = rc;
 		uv_timer_start(&c->timer, router_tcp_on_timer, 0, 0);
 	}
@@ -143,6 +150,21 @@ router_tcp_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		router__link_eof(c->link, n == UV_EOF ? 0 : (int)n);
 }
 
+/* Back-pressure (router__link_flow): stop or restart reading. */
+static void
+router_tcp_pause(void *arg, bool stop)
+{
+	struct router_tcp *c = arg;
+
+	if (c->closing || c->error != 0)
+		return;
+	if (stop)
+		uv_read_stop((uv_stream_t *)c->tcp);
+	else
+		uv_read_start((uv_stream_t *)c->tcp, router_tcp_alloc,
+		              router_tcp_on_read);
+}
+
 static const struct router_transport router_tcp_ops = {
     router_tcp_write, router_tcp_close};
 
@@ -163,6 +185,7 @@ router__tcp_accept(struct router *r, uv_tcp_t *client, const char *peer)
 	c->link = router__attach(r, &router_tcp_ops, c, peer);
 	if (c->closing)
 		return;
+	router__link_flow(c->link, router_tcp_pause);
 	if ((rc = uv_read_start((uv_stream_t *)client, router_tcp_alloc,
 	                        router_tcp_on_read)) < 0) {
 		log_warnx(LOG_SUB_ROUTER, 0, "read start failed peer=%s error=%s",

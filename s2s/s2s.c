@@ -250,16 +250,41 @@ s2s_in_rate(struct s2s_link *l, struct s2s_conn *c, const struct stanza *st)
 	return true;
 }
 
+/* Back-pressure from a home node link: the stream stops being read. */
+static void
+s2s_src_pause(void *arg)
+{
+	struct s2s_link *l = arg;
+
+	s2s_conn_hold_reading(l->conn);
+}
+
+static void
+s2s_src_resume(void *arg)
+{
+	struct s2s_link *l = arg;
+
+	s2s_conn_release_reading(l->conn);
+}
+
+static const struct flow_src_ops s2s_src_ops = {s2s_src_pause,
+                                                s2s_src_resume};
+
 static void
 s2s_cb_stanza(void *arg, struct s2s_conn *c, struct stanza *st)
 {
 	struct s2s_link *l = arg;
 	/* Inbound: on an IN stream, or on an OUT one with XEP-0288. */
 	bool keep = s2s_in_rate(l, c, st);
+	struct flow_src *prev;
 
+	if (l->src == NULL)
+		l->src = flow_src_new(&s2s_src_ops, l, s2s_conn_id(c), "in");
 	/* The stanza arrived authenticated: delivered even when it is the
 	 * one that closes the stream. */
+	prev = flow_src_enter(l->src);
 	l->s->cbs.deliver(l->s->arg, st);
+	flow_src_leave(prev);
 	if (!keep)
 		s2s_conn_close(c, S2SD_EPOLICY, "inbound rate limit exceeded "
 		               "for longer than the grace period");
@@ -315,6 +340,8 @@ s2s_cb_closed(void *arg, struct s2s_conn *c, int err, const char *why)
 	 * look for a stream at once: never this one. */
 	l->closed = true;
 	s2s_link_uncount(l);
+	flow_src_close(l->src);
+	l->src = NULL;
 	if (l->vchan != NULL) {
 		s2s__verify_chan_closed(l);
 	} else if (l->role == S2S_ROLE_OUT) {
@@ -412,6 +439,7 @@ s2s_route_opts_from(const struct s2s_settings *set, struct s2s_route_opts *ro)
 	ro->backoff_min_ms = set->backoff_min_ms;
 	ro->backoff_max_ms = set->backoff_max_ms;
 	ro->total_max_bytes = set->queue_total_bytes;
+	ro->flow = set->flow;
 }
 
 int

@@ -11,7 +11,9 @@
  * is retried on the same candidate without TLS (dialback).
  *
  * Inbound: streams are refused for domains the policy denies for "in";
- * accepted stanzas go to the deliver callback. Limits: connections in total
+ * accepted stanzas go to the deliver callback, during which the stream is
+ * the current flow source (cm/flow.h): a congested home node link it
+ * delivers into may pause its reading. Limits: connections in total
  * and per remote address, authenticated streams per remote domain, and the
  * inbound rate per remote domain (s2s_rate.h: reads pause, then the stream
  * closes with policy-violation). Each limit hit counts in
@@ -44,6 +46,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "cm/flow.h"
 #include "cm/util.h"
 #include "s2s/s2s_rate.h"
 #include "s2s/s2s_stream.h"
@@ -90,6 +93,10 @@ struct s2s_settings {
 	 * ones; a route to a domain whose inbound stream is bidirectional
 	 * sends on it instead of connecting. */
 	bool bidi;
+	/* Back-pressure on outbound routes (cm/flow.h, s2s_route.h): above
+	 * flow.high bytes not yet written to a stream, the home node links
+	 * feeding its routes stop being read. */
+	struct flow_opts flow;
 };
 
 struct s2s_cbs {

@@ -45,6 +45,12 @@ struct s2s_conn {
 	/* Looked up once: [0] in, [1] out. */
 	struct metrics_series *m_stanzas[2], *m_bytes[2];
 	uint64_t paused_until;  /* reads stopped until then (0: reading) */
+	/* Back-pressure (s2s_conn_hold_reading, s2s_conn_watch_drain). */
+	unsigned read_holds;    /* untimed pauses: reading stops while > 0 */
+	uint64_t last_written;  /* last write completion */
+	size_t drain_low;
+	s2s_conn_drain_cb *drain_cb;    /* one-shot; NULL: not watching */
+	void *drain_arg;
 };
 
 struct s2s_conn_write {
@@ -60,6 +66,7 @@ static char s2s_conn_rbuf[S2S_CONN_READ_BUF];
 
 static void s2s_conn_arm(struct s2s_conn *c);
 static void s2s_conn_transport_close(struct s2s_conn *c);
+static void s2s_conn_flow_written(struct s2s_conn *c);
 
 static uint64_t
 s2s_conn_now(const struct s2s_conn *c)
@@ -128,6 +135,8 @@ s2s_conn_on_write(uv_write_t *req, int status)
 	free(w);
 	if (status < 0 && !c->transport_closing)
 		s2s_conn_abort(c, status, uv_strerror(status));
+	else if (status >= 0)
+		s2s_conn_flow_written(c);
 }
 
 static void
@@ -548,7 +557,7 @@ s2s_conn_on_timer(uv_timer_t *t)
 	}
 	if (c->paused_until != 0 && now >= c->paused_until) {
 		c->paused_until = 0;
-		if (!c->transport_closing) {
+		if (!c->transport_closing && c->read_holds == 0) {
 			log_debug(LOG_SUB_S2S, c->id, "reading resumed");
 			uv_read_start((uv_stream_t *)c->tcp, s2s_conn_alloc,
 			              s2s_conn_on_read);
@@ -739,7 +748,57 @@ s2s_conn_pause_reading(struct s2s_conn *c, uint64_t ms)
 bool
 s2s_conn_is_paused(const struct s2s_conn *c)
 {
-	return c->paused_until != 0;
+	return c->paused_until != 0 || c->read_holds > 0;
+}
+
+/* ---- back-pressure: untimed pauses and the drain watch ---- */
+
+void
+s2s_conn_hold_reading(struct s2s_conn *c)
+{
+	if (c->read_holds++ == 0 && !c->transport_closing)
+		uv_read_stop((uv_stream_t *)c->tcp);
+}
+
+void
+s2s_conn_release_reading(struct s2s_conn *c)
+{
+	if (c->read_holds == 0)
+		fatalx("%s: not held", __func__);
+	/* A rate-limit pause under way resumes reading from the timer. */
+	if (--c->read_holds == 0 && c->paused_until == 0 &&
+	    !c->transport_closing)
+		uv_read_start((uv_stream_t *)c->tcp, s2s_conn_alloc,
+		              s2s_conn_on_read);
+}
+
+void
+s2s_conn_watch_drain(struct s2s_conn *c, size_t low, s2s_conn_drain_cb *cb,
+                     void *arg)
+{
+	c->drain_low = low;
+	c->drain_cb = cb;
+	c->drain_arg = arg;
+}
+
+uint64_t
+s2s_conn_last_written(const struct s2s_conn *c)
+{
+	return c->last_written;
+}
+
+/* A write completed: progress, and the drain watch may fire (once). */
+static void
+s2s_conn_flow_written(struct s2s_conn *c)
+{
+	s2s_conn_drain_cb *cb = c->drain_cb;
+
+	c->last_written = s2s_conn_now(c);
+	if (cb == NULL || c->closed_reported ||
+	    s2s_conn_pending(c) > c->drain_low)
+		return;
+	c->drain_cb = NULL;
+	cb(c->drain_arg, c);
 }
 
 const struct s2s_stream *

@@ -95,6 +95,19 @@ void s2s_conn_dialback_verified(struct s2s_conn *c, const char *local,
  * ever extended. Returns true when reading was running until now. */
 bool s2s_conn_pause_reading(struct s2s_conn *c, uint64_t ms);
 bool s2s_conn_is_paused(const struct s2s_conn *c);
+/* Back-pressure: untimed pauses, counted. Reading stops at the first hold
+ * and runs again at the last release unless a timed pause (above) is
+ * under way, which resumes it when it ends; either keeps it stopped. */
+void s2s_conn_hold_reading(struct s2s_conn *c);
+void s2s_conn_release_reading(struct s2s_conn *c);
+/* One shot: CB(ARG, C) runs from a write completion once the bytes pending
+ * (s2s_conn_pending) are down to LOW; a new watch replaces the old one, CB
+ * NULL cancels it; never after the closed callback. */
+typedef void s2s_conn_drain_cb(void *arg, struct s2s_conn *c);
+void s2s_conn_watch_drain(struct s2s_conn *c, size_t low,
+                          s2s_conn_drain_cb *cb, void *arg);
+/* The time (uv_now) of the last write completion, 0 before any. */
+uint64_t s2s_conn_last_written(const struct s2s_conn *c);
 
 const struct s2s_stream *s2s_conn_stream(const struct s2s_conn *c);
 uint64_t s2s_conn_id(const struct s2s_conn *c);

@@ -8,6 +8,7 @@
 #include "s2s/s2s_route.h"
 
 struct dialback_secret;
+struct flow_src;
 struct htab;
 struct s2s_attempt;
 struct s2s_orphans;
@@ -29,6 +30,8 @@ struct s2s_link {
 	bool closed;                    /* its conn reported the end: it is
 	                                 * being taken apart, nothing may be
 	                                 * attached to it any more */
+	struct flow_src *src;           /* back-pressure on what it reads
+	                                 * (made with its first stanza) */
 	struct s2s_link *next, **prevp;
 };
 

@@ -413,9 +413,60 @@ s2s_out_route_drop(void *arg, struct stanza *st, int err)
 	stanza_free(st);
 }
 
+/* Back-pressure: the route's stream is its attempt's link. */
+static size_t
+s2s_out_route_pending(void *arg, struct s2s_route *r, uint64_t *written_at)
+{
+	struct s2s_attempt *a = s2s_route_data(r);
+
+	(void)arg;
+	if (a == NULL || a->link == NULL || a->link->closed)
+		return 0;
+	*written_at = s2s_conn_last_written(a->link->conn);
+	return s2s_conn_pending(a->link->conn);
+}
+
+/* The link's stream drained: every route on it may go on. Routes stay
+ * valid until the route timer forgets them, so they are collected first:
+ * a send may close the link and take its attempts apart. */
+static void
+s2s_out_drained(void *arg, struct s2s_conn *c)
+{
+	struct s2s_link *l = arg;
+	struct s2s_route *small[8], **rs = small;
+	struct s2s_attempt *a;
+	size_t n = 0, i;
+
+	(void)c;
+	for (a = l->attempts; a != NULL; a = a->lnext)
+		n += a->ready && a->route != NULL;
+	if (n > UTIL_ARRAY_LEN(small))
+		rs = xcalloc(n, sizeof(*rs));
+	n = 0;
+	for (a = l->attempts; a != NULL; a = a->lnext)
+		if (a->ready && a->route != NULL)
+			rs[n++] = a->route;
+	for (i = 0; i < n; i++)
+		s2s_route_drained(rs[i], uv_now(l->s->loop));
+	if (rs != small)
+		free(rs);
+	s2s__route_timer_arm(l->s);
+}
+
+static void
+s2s_out_route_watch(void *arg, struct s2s_route *r, size_t low)
+{
+	struct s2s_attempt *a = s2s_route_data(r);
+
+	(void)arg;
+	if (a != NULL && a->link != NULL && !a->link->closed)
+		s2s_conn_watch_drain(a->link->conn, low, s2s_out_drained,
+		                     a->link);
+}
+
 const struct s2s_route_cbs s2s__route_cbs = {
-    s2s_out_route_connect, s2s_out_route_send, s2s_out_route_bounce,
-    s2s_out_route_drop,
+    s2s_out_route_connect, s2s_out_route_send,    s2s_out_route_bounce,
+    s2s_out_route_drop,    s2s_out_route_pending, s2s_out_route_watch,
 };
 
 static struct s2s_attempt *

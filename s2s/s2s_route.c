@@ -59,6 +59,7 @@ struct s2s_route {
 	uint64_t backoff_until;
 	uint64_t timer_at;              /* ROUTE_NO_TIMER: none */
 	size_t heap_idx;
+	struct flow_gate gate;          /* back-pressure while READY */
 	void *data;
 	struct s2s_route *prev, *next;  /* every route of the table */
 };
@@ -469,6 +470,92 @@ route_rand_csprng(void *arg)
 	return v;
 }
 
+/* Back-pressure. */
+
+static bool
+route_flow_on(const struct s2s_routes *t)
+{
+	return t->opts.flow.high != 0 && t->cbs.pending != NULL &&
+	       t->cbs.watch != NULL;
+}
+
+/* The bytes R's stream has not written; its last progress moves the
+ * gate's stall clock. */
+static size_t
+route_pending(struct s2s_route *r)
+{
+	uint64_t written = 0;
+	size_t n = r->t->cbs.pending(r->t->arg, r, &written);
+
+	if (r->gate.congested && written > r->gate.progress_at)
+		flow_gate_progress(&r->gate, written);
+	return n;
+}
+
+/* A READY route's one timer is the stall check of its gate. Set only when
+ * it changes: this runs for every stanza. */
+static void
+route_flow_timer(struct s2s_route *r)
+{
+	uint64_t at = flow_gate_deadline(&r->gate, &r->t->opts.flow);
+
+	if (at != r->timer_at)
+		route_set_timer(r, at);
+}
+
+/* After R handed stanzas to its stream, or the stream drained: enter or
+ * leave congestion (leaving lets the sources go) and, congested, ask to
+ * hear when the stream drains. */
+static void
+route_flow_update(struct s2s_route *r, uint64_t now)
+{
+	struct s2s_routes *t = r->t;
+	size_t pending;
+
+	if (!route_flow_on(t) || r->state != S2S_ROUTE_READY)
+		return;
+	pending = route_pending(r);
+	if (flow_gate_update(&r->gate, &t->opts.flow, pending + r->q.bytes,
+	                     now))
+		t->cbs.watch(t->arg, r, t->opts.flow.low);
+	route_flow_timer(r);
+}
+
+/* A stanza waits on congested R: hold the reader that submitted it. */
+static void
+route_flow_hold(struct s2s_route *r, uint64_t now)
+{
+	if (!r->gate.congested || !route_flow_on(r->t))
+		return;
+	route_pending(r);
+	flow_gate_hold(&r->gate, &r->t->opts.flow, now);
+	route_flow_timer(r);
+}
+
+/* Hand R's queue to its stream in order while the stream is under high
+ * water. Pop before each send: a send callback may close or fail the
+ * route, which then owns what is left. */
+static void
+route_flush(struct s2s_route *r, uint64_t now)
+{
+	struct s2s_routes *t = r->t;
+	struct stanza *st;
+
+	while (r->state == S2S_ROUTE_READY && r->q.count != 0 &&
+	       (!route_flow_on(t) || route_pending(r) < t->opts.flow.high)) {
+		st = route_take(r);
+		t->cbs.send(t->arg, r, st);
+	}
+	route_flow_update(r, now);
+}
+
+/* The stream stopped being the route's: nothing holds its sources. */
+static void
+route_flow_end(struct s2s_route *r)
+{
+	flow_gate_reset(&r->gate);
+}
+
 /* The table. */
 
 struct s2s_routes *
@@ -478,7 +565,8 @@ s2s_routes_new(const struct s2s_route_opts *opts,
 	struct s2s_routes *t;
 
 	if (opts->max_stanzas == 0 || opts->max_bytes == 0 ||
-	    opts->backoff_min_ms > opts->backoff_max_ms)
+	    opts->backoff_min_ms > opts->backoff_max_ms ||
+	    (opts->flow.high != 0 && opts->flow.low >= opts->flow.high))
 		fatalx("%s: bad options", __func__);
 	if (cbs->connect == NULL || cbs->send == NULL || cbs->bounce == NULL ||
 	    cbs->drop == NULL)
@@ -502,6 +590,7 @@ route_free(struct s2s_route *r)
 		fatalx("%s: %s -> %s still queues", __func__, r->local,
 		       r->remote);
 	route_heap_remove(t, r);
+	flow_gate_reset(&r->gate);
 	htab_del(t->byname, r->key);
 	if (r->prev != NULL)
 		r->prev->next = r->next;
@@ -585,6 +674,7 @@ route_new(struct s2s_routes *t, const char *local, const char *remote)
 	r->state = S2S_ROUTE_IDLE;
 	r->timer_at = ROUTE_NO_TIMER;
 	r->heap_idx = ROUTE_NOT_IN_HEAP;
+	flow_gate_init(&r->gate, LOG_SUB_S2S, r->id, "out");
 	htab_put(t->byname, r->key, r);
 	r->next = t->all;
 	if (t->all != NULL)
@@ -610,11 +700,15 @@ s2s_routes_submit(struct s2s_routes *t, const char *local,
 	}
 	switch (r->state) {
 	case S2S_ROUTE_READY:
-		/* Stanzas still waiting (a hand-over in progress) go first. */
-		if (r->q.count != 0)
-			route_enqueue(r, st);
-		else
+		/* Stanzas still waiting (a hand-over in progress, or the
+		 * stream is congested) go first. */
+		if (r->q.count != 0 || r->gate.congested) {
+			if (route_enqueue(r, st))
+				route_flow_hold(r, now);
+		} else {
 			t->cbs.send(t->arg, r, st);
+			route_flow_update(r, now);
+		}
 		break;
 	case S2S_ROUTE_CONNECTING:
 		route_enqueue(r, st);
@@ -641,19 +735,27 @@ s2s_routes_submit(struct s2s_routes *t, const char *local,
 void
 s2s_route_ready(struct s2s_route *r, uint64_t now)
 {
-	struct stanza *st;
-
-	(void)now;
 	if (r->state != S2S_ROUTE_CONNECTING)
 		fatalx("%s: route %s -> %s is %s", __func__, r->local,
 		       r->remote, s2s_route_state_name(r->state));
 	route_enter_state(r, S2S_ROUTE_READY);
 	r->failures = 0;
 	r->sm_opened = false;
-	/* Pop before each send: a send callback may close or fail the route,
-	 * which then owns what is left. */
-	while (r->state == S2S_ROUTE_READY && (st = route_take(r)) != NULL)
-		r->t->cbs.send(r->t->arg, r, st);
+	flow_gate_reset(&r->gate);
+	route_flush(r, now);
+}
+
+void
+s2s_route_drained(struct s2s_route *r, uint64_t now)
+{
+	if (r->state == S2S_ROUTE_READY)
+		route_flush(r, now);
+}
+
+bool
+s2s_route_congested(const struct s2s_route *r)
+{
+	return r->gate.congested;
 }
 
 void
@@ -670,6 +772,7 @@ s2s_route_failed(struct s2s_route *r, int err, bool opened, uint64_t now)
 		r->failures++;
 	opened = opened || r->sm_opened;
 	r->sm_opened = false;
+	route_flow_end(r);
 	r->last_err = err;
 	r->last_opened = opened;
 	window = route_backoff_window(&t->opts, r->failures);
@@ -697,8 +800,10 @@ s2s_route_closed(struct s2s_route *r, uint64_t now)
 	if (r->state != S2S_ROUTE_READY)
 		fatalx("%s: route %s -> %s is %s", __func__, r->local,
 		       r->remote, s2s_route_state_name(r->state));
+	route_flow_end(r);
 	route_enter_state(r, S2S_ROUTE_IDLE);
-	/* Closed in the middle of a hand-over: the rest needs a new stream. */
+	/* Closed in the middle of a hand-over, or congested: the rest needs a
+	 * new stream. */
 	if (r->q.count != 0)
 		route_connect(r);
 	else
@@ -764,16 +869,16 @@ s2s_routes_requeue(struct s2s_routes *t, const char *local,
 		return;
 	}
 	/* A send may close the route: the rest then waits like a queue. */
-	for (i = 0; i < n && r->state == S2S_ROUTE_READY && r->q.count == 0;
-	     i++)
+	for (i = 0; i < n && r->state == S2S_ROUTE_READY && r->q.count == 0 &&
+	     !r->gate.congested; i++)
 		t->cbs.send(t->arg, r, sts[i]);
-	if (i == n)
-		return;
-	r->sm_opened = true;
-	route_push_front(r, sts + i, n - i);
-	if (r->state == S2S_ROUTE_IDLE)
-		route_connect(r);
-	(void)now;
+	if (i < n) {
+		r->sm_opened = true;
+		route_push_front(r, sts + i, n - i);
+		if (r->state == S2S_ROUTE_IDLE)
+			route_connect(r);
+	}
+	route_flow_update(r, now);
 }
 
 enum s2s_route_state
@@ -840,6 +945,15 @@ s2s_routes_tick(struct s2s_routes *t, uint64_t now)
 			          "route forget local=%s remote=%s failures=%u",
 			          r->local, r->remote, r->failures);
 			route_free(r);
+		} else if (r->state == S2S_ROUTE_READY && route_flow_on(t)) {
+			/* The stall check: progress moves the deadline on,
+			 * a stall removes it. */
+			route_pending(r);
+			flow_gate_tick(&r->gate, &t->opts.flow, now);
+			route_flow_timer(r);
+			if (r->timer_at <= now)
+				fatalx("%s: stall timer did not move",
+				       __func__);
 		} else {
 			fatalx("%s: timer on a %s route", __func__,
 			       s2s_route_state_name(r->state));
@@ -893,14 +1007,27 @@ s2s_routes_queued(const struct s2s_routes *t, size_t *bytes)
 void
 s2s_routes_set_limits(struct s2s_routes *t, const struct s2s_route_opts *o)
 {
+	struct s2s_route *r;
+
 	if (o->max_stanzas == 0 || o->max_bytes == 0 ||
-	    o->backoff_min_ms > o->backoff_max_ms)
+	    o->backoff_min_ms > o->backoff_max_ms ||
+	    (o->flow.high != 0 && o->flow.low >= o->flow.high))
 		fatalx("%s: bad options", __func__);
 	t->opts.max_stanzas = o->max_stanzas;
 	t->opts.max_bytes = o->max_bytes;
 	t->opts.total_max_bytes = o->total_max_bytes;
 	t->opts.backoff_min_ms = o->backoff_min_ms;
 	t->opts.backoff_max_ms = o->backoff_max_ms;
+	t->opts.flow = o->flow;
+	/* Back-pressure turned off: nothing holds its sources any more, and
+	 * what waits goes on with the next stanza or drain. */
+	if (route_flow_on(t))
+		return;
+	for (r = t->all; r != NULL; r = r->next) {
+		route_flow_end(r);
+		if (r->state == S2S_ROUTE_READY)
+			route_flush(r, 0);
+	}
 }
 
 size_t

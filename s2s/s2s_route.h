@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cm/flow.h"
+
 struct stanza;
 struct s2s_routes;
 struct s2s_route;
@@ -55,6 +57,9 @@ struct s2s_route_opts {
 	s2s_route_rand_fn *rnd;   /* jitter; NULL: the CSPRNG */
 	void *rnd_arg;
 	size_t total_max_bytes;   /* all routes' queues together (0: none) */
+	/* Back-pressure on READY routes (flow.h; high 0: off, or the
+	 * pending/watch callbacks are NULL). */
+	struct flow_opts flow;
 };
 
 struct s2s_route_cbs {
@@ -66,6 +71,12 @@ struct s2s_route_cbs {
 	void (*bounce)(void *arg, struct stanza *reply);
 	/* ST cannot be delivered and must not be answered (takes; log it). */
 	void (*drop)(void *arg, struct stanza *st, int err);
+	/* Back-pressure (both NULL: none). Bytes R's stream has not written
+	 * yet, and *WRITTEN_AT the time of its last write progress. */
+	size_t (*pending)(void *arg, struct s2s_route *r, uint64_t *written_at);
+	/* R is congested: call s2s_route_drained() once its stream's
+	 * pending bytes are down to LOW. */
+	void (*watch)(void *arg, struct s2s_route *r, size_t low);
 };
 
 /* OPTS and CBS are copied. Returns owned. */
@@ -103,6 +114,17 @@ void s2s_route_failed(struct s2s_route *r, int err, bool opened,
  * IDLE; the next stanza connects again. Closed in the middle of the
  * hand-over (from a send callback), what is left asks to connect again. */
 void s2s_route_closed(struct s2s_route *r, uint64_t now);
+/* Back-pressure (READY routes): above high water (the stream's pending
+ * bytes plus the queue) the route stops handing stanzas to its stream;
+ * they wait on its queue (within its bounds) and the gate holds the
+ * current flow source (flow.h), the reader that submitted them. The owner
+ * reports, as asked by the watch callback, that the stream drained to low
+ * water: the queue goes on while the stream is under high water, and the
+ * sources go once all is down to low water. A stream that writes nothing
+ * for the stall time lets them go (s2s_routes_tick; order is kept: what is
+ * queued still waits). */
+void s2s_route_drained(struct s2s_route *r, uint64_t now);
+bool s2s_route_congested(const struct s2s_route *r);
 /* Bounce everything queued on R with CONDITION-bearing ERR and keep its
  * state (used when policy changes deny the route). */
 void s2s_route_flush_bounce(struct s2s_route *r, int err);
@@ -127,7 +149,8 @@ size_t s2s_route_bounce_answerable(struct s2s_route *r, int err);
 
 /* Earliest timer (UINT64_MAX when none) and the timer for it: routes whose
  * back-off window ended go back to IDLE (nothing waits during back-off: the
- * next stanza connects), idle routes due to be forgotten are freed. */
+ * next stanza connects), idle routes due to be forgotten are freed,
+ * congested routes whose stream stalled let their sources go. */
 uint64_t s2s_routes_deadline(const struct s2s_routes *t);
 void s2s_routes_tick(struct s2s_routes *t, uint64_t now);
 

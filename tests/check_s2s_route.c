@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 
 #include "cm/err.h"
+#include "cm/flow.h"
 #include "cm/metrics.h"
 #include "cm/util.h"
 #include "s2s/s2s_route.h"
@@ -54,6 +55,11 @@ struct rec {
 	void (*on_connect)(struct rec *rc, struct s2s_route *r);
 	void (*on_send)(struct rec *rc, struct s2s_route *r);
 	void (*on_bounce)(struct rec *rc, const struct stanza *reply);
+	/* Back-pressure: a fake stream whose unwritten bytes grow by
+	 * per_send with each send. */
+	size_t pending, per_send;
+	uint64_t written_at;
+	size_t nwatch, watch_low;
 };
 
 static struct stanza *mk(const char *kind, const char *id);
@@ -82,6 +88,7 @@ rec_send(void *arg, struct s2s_route *r, struct stanza *st)
 	rc->sent[rc->nsent].r = r;
 	rc->sent[rc->nsent].id = xstrdup(stanza_attr(st, "id"));
 	rc->nsent++;
+	rc->pending += rc->per_send;
 	stanza_free(st);
 	if (rc->close_after_sends != 0 && rc->nsent == rc->close_after_sends)
 		s2s_route_closed(r, rc->now);
@@ -121,7 +128,30 @@ rec_drop(void *arg, struct stanza *st, int err)
 }
 
 static const struct s2s_route_cbs rec_cbs = {
-    rec_connect, rec_send, rec_bounce, rec_drop};
+    rec_connect, rec_send, rec_bounce, rec_drop, NULL, NULL};
+
+static size_t
+rec_pending(void *arg, struct s2s_route *r, uint64_t *written_at)
+{
+	struct rec *rc = arg;
+
+	(void)r;
+	*written_at = rc->written_at;
+	return rc->pending;
+}
+
+static void
+rec_watch(void *arg, struct s2s_route *r, size_t low)
+{
+	struct rec *rc = arg;
+
+	ck_assert_int_eq(s2s_route_state(r), S2S_ROUTE_READY);
+	rc->nwatch++;
+	rc->watch_low = low;
+}
+
+static const struct s2s_route_cbs rec_flow_cbs = {
+    rec_connect, rec_send, rec_bounce, rec_drop, rec_pending, rec_watch};
 
 /* xorshift32; the state is never 0. */
 static uint32_t
@@ -147,7 +177,7 @@ static struct s2s_route_opts
 test_opts(size_t max_stanzas, size_t max_bytes)
 {
 	struct s2s_route_opts o = {max_stanzas, max_bytes, 2000, 300000,
-	                           mid_rand, NULL, 0};
+	                           mid_rand, NULL, 0, {0, 0, 0}};
 	return o;
 }
 
@@ -1375,6 +1405,239 @@ START_TEST(test_property_accounting)
 }
 END_TEST
 
+
+/* Back-pressure. A fake reader counts its pauses and resumptions. */
+struct fake_src {
+	int pauses, resumes;
+	bool paused;
+};
+
+static void
+fake_pause(void *arg)
+{
+	struct fake_src *f = arg;
+
+	ck_assert(!f->paused);
+	f->paused = true;
+	f->pauses++;
+}
+
+static void
+fake_resume(void *arg)
+{
+	struct fake_src *f = arg;
+
+	ck_assert(f->paused);
+	f->paused = false;
+	f->resumes++;
+}
+
+static const struct flow_src_ops fake_src_ops = {fake_pause, fake_resume};
+
+/* A ready route with high 300, low 100, stall 5 s; 100 bytes a send. */
+static void
+flow_init(struct rec *rc, struct s2s_route_opts *o)
+{
+	*o = test_opts(4, 1 << 20);
+	o->flow.high = 300;
+	o->flow.low = 100;
+	o->flow.stall_ms = 5000;
+	memset(rc, 0, sizeof(*rc));
+	rc->now = 1000000;
+	rc->per_send = 100;
+	rc->t = s2s_routes_new(o, &rec_flow_cbs, rc);
+	submit(rc, "chat", "1");
+	s2s_route_ready(route(rc), rc->now);
+}
+
+/* Submit ID from reader SRC (the current flow source meanwhile). */
+static void
+submit_from(struct rec *rc, struct flow_src *src, const char *remote,
+            const char *id)
+{
+	struct flow_src *prev = flow_src_enter(src);
+
+	s2s_routes_submit(rc->t, LOCAL, remote, mk("chat", id), rc->now);
+	flow_src_leave(prev);
+}
+
+/* Above high water stanzas wait and the reader pauses; the drain hands
+ * the queue over in order up to high water, and the reader goes on only
+ * once all is down to low water. */
+START_TEST(test_flow_route_backpressure)
+{
+	struct s2s_route_opts o;
+	struct fake_src f = {0};
+	struct flow_src *src = flow_src_new(&fake_src_ops, &f, 7, "out");
+	double pauses = metrics_value(METRICS_FLOW_PAUSES, "out", NULL, NULL);
+	struct rec rc;
+	char id[16];
+	int i;
+
+	flow_init(&rc, &o);
+	submit_from(&rc, src, REMOTE, "2");
+	ck_assert(!s2s_route_congested(route(&rc)));
+	submit_from(&rc, src, REMOTE, "3");    /* 300: congested */
+	ck_assert(s2s_route_congested(route(&rc)));
+	ck_assert_uint_eq(rc.nwatch, 1);
+	ck_assert_uint_eq(rc.watch_low, 100);
+	ck_assert_int_eq(f.pauses, 0);  /* nothing waits yet */
+	submit_from(&rc, src, REMOTE, "4");
+	submit_from(&rc, src, REMOTE, "5");
+	ck_assert_uint_eq(rc.nsent, 3);
+	ck_assert_uint_eq(s2s_route_queued(route(&rc), NULL), 2);
+	ck_assert_int_eq(f.pauses, 1);
+	ck_assert_uint_eq(flow_src_holds(src), 1);
+	ck_assert_double_eq(metrics_value(METRICS_FLOW_PAUSES, "out", NULL,
+	                                  NULL), pauses + 1);
+	rc.pending = 100;               /* drained to low water */
+	s2s_route_drained(route(&rc), rc.now);
+	ck_assert_uint_eq(rc.nsent, 5);
+	ck_assert(s2s_route_congested(route(&rc)));     /* 300 again */
+	ck_assert(f.paused);
+	ck_assert_uint_eq(rc.nwatch, 2);
+	rc.pending = 50;
+	s2s_route_drained(route(&rc), rc.now);
+	ck_assert(!s2s_route_congested(route(&rc)));
+	ck_assert_int_eq(f.resumes, 1);
+	ck_assert_uint_eq(flow_src_holds(src), 0);
+	for (i = 0; i < 5; i++) {
+		snprintf(id, sizeof(id), "%d", i + 1);
+		ck_assert_str_eq(rc.sent[i].id, id);
+	}
+	submit_from(&rc, src, REMOTE, "6");      /* straight on again */
+	ck_assert_uint_eq(rc.nsent, 6);
+	ck_assert_uint_eq(rc.nbounce, 0);
+	flow_src_close(src);
+	rec_done(&rc, S2SD_ESHUTDOWN);
+}
+END_TEST
+
+/* A stream that writes nothing for the stall time lets the reader go; its
+ * stanzas keep waiting up to the queue bound, then bounce; progress keeps
+ * the back-pressure on, and ends a stall. */
+START_TEST(test_flow_route_stall)
+{
+	struct s2s_route_opts o;
+	struct fake_src f = {0};
+	struct flow_src *src = flow_src_new(&fake_src_ops, &f, 7, "out");
+	double stalls = metrics_value(METRICS_FLOW_STALLS, "out", NULL, NULL);
+	uint64_t t0;
+	struct rec rc;
+
+	flow_init(&rc, &o);
+	t0 = rc.now;
+	submit_from(&rc, src, REMOTE, "2");
+	submit_from(&rc, src, REMOTE, "3");
+	submit_from(&rc, src, REMOTE, "4");
+	ck_assert(f.paused);
+	ck_assert_uint_eq(s2s_routes_deadline(rc.t), t0 + 5000);
+	s2s_routes_tick(rc.t, t0 + 4999);
+	ck_assert(f.paused);
+	rc.written_at = t0 + 3000;      /* slow, but it writes */
+	s2s_routes_tick(rc.t, t0 + 5000);
+	ck_assert(f.paused);
+	ck_assert_uint_eq(s2s_routes_deadline(rc.t), t0 + 8000);
+	s2s_routes_tick(rc.t, t0 + 8000);
+	ck_assert(!f.paused);
+	ck_assert_int_eq(f.resumes, 1);
+	ck_assert_double_eq(metrics_value(METRICS_FLOW_STALLS, "out", NULL,
+	                                  NULL), stalls + 1);
+	ck_assert_uint_eq(s2s_routes_deadline(rc.t), UINT64_MAX);
+	rc.now = t0 + 8000;
+	submit_from(&rc, src, REMOTE, "5");     /* waits, holds nobody */
+	submit_from(&rc, src, REMOTE, "6");
+	submit_from(&rc, src, REMOTE, "7");
+	ck_assert(!f.paused);
+	submit_from(&rc, src, REMOTE, "8");     /* over max_stanzas 4 */
+	ck_assert_uint_eq(rc.nbounce, 1);
+	check_bounce(rc.bounces[0], "message", "8", "resource-constraint",
+	             "wait");
+	ck_assert_uint_eq(s2s_route_queued(route(&rc), NULL), 4);
+	rc.written_at = t0 + 9000;      /* it writes again */
+	rc.now = t0 + 9000;
+	submit_from(&rc, src, REMOTE, "9");
+	ck_assert_uint_eq(rc.nbounce, 2);       /* queue still full */
+	rc.pending = 0;
+	s2s_route_drained(route(&rc), rc.now);
+	ck_assert_uint_eq(rc.nsent, 6);         /* 1-3, then 4-6 */
+	ck_assert_str_eq(rc.sent[3].id, "4");
+	ck_assert_str_eq(rc.sent[5].id, "6");
+	submit_from(&rc, src, REMOTE, "10");    /* 7 and 10 wait: held */
+	ck_assert(f.paused);
+	ck_assert_int_eq(f.pauses, 2);
+	flow_src_close(src);
+	rec_done(&rc, S2SD_ESHUTDOWN);
+}
+END_TEST
+
+/* One reader held by two congested routes reads again only when both let
+ * go; a route whose stream closes lets go and reconnects for its queue. */
+START_TEST(test_flow_two_routes)
+{
+	struct s2s_route_opts o;
+	struct fake_src f = {0};
+	struct flow_src *src = flow_src_new(&fake_src_ops, &f, 7, "out");
+	struct s2s_route *a, *b;
+	struct rec rc;
+
+	flow_init(&rc, &o);
+	submit_from(&rc, src, "other.net", "b1");
+	b = s2s_routes_find(rc.t, LOCAL, "other.net");
+	s2s_route_ready(b, rc.now);
+	a = route(&rc);
+	/* The fake stream is shared: 300 bytes congest a, 400 b. */
+	submit_from(&rc, src, REMOTE, "a2");
+	submit_from(&rc, src, REMOTE, "a-wait");
+	ck_assert_uint_eq(flow_src_holds(src), 1);
+	submit_from(&rc, src, "other.net", "b2");
+	submit_from(&rc, src, "other.net", "b-wait");
+	ck_assert(s2s_route_congested(a));
+	ck_assert(s2s_route_congested(b));
+	ck_assert_uint_eq(flow_src_holds(src), 2);
+	ck_assert_int_eq(f.pauses, 1);
+	s2s_route_closed(a, rc.now);    /* lets go, reconnects */
+	ck_assert_uint_eq(flow_src_holds(src), 1);
+	ck_assert(f.paused);
+	ck_assert_int_eq(s2s_route_state(a), S2S_ROUTE_CONNECTING);
+	ck_assert_uint_eq(s2s_route_queued(a, NULL), 1);
+	rc.pending = 0;
+	s2s_route_drained(b, rc.now);   /* b-wait goes: 100, low water */
+	ck_assert_uint_eq(flow_src_holds(src), 0);
+	ck_assert_int_eq(f.resumes, 1);
+	ck_assert_str_eq(rc.sent[rc.nsent - 1].id, "b-wait");
+	flow_src_close(src);
+	rec_done(&rc, S2SD_ESHUTDOWN);
+}
+END_TEST
+
+/* A reader that is gone is never paused or resumed again, and a reload
+ * that turns back-pressure off hands the queue on. */
+START_TEST(test_flow_src_closed_and_off)
+{
+	struct s2s_route_opts o;
+	struct fake_src f = {0};
+	struct flow_src *src = flow_src_new(&fake_src_ops, &f, 7, "out");
+	struct rec rc;
+
+	flow_init(&rc, &o);
+	submit_from(&rc, src, REMOTE, "2");
+	submit_from(&rc, src, REMOTE, "3");
+	submit_from(&rc, src, REMOTE, "4");
+	ck_assert(f.paused);
+	flow_src_close(src);            /* the gate keeps its reference */
+	ck_assert_ptr_null(flow_src_current());
+	o.flow.high = 0;
+	s2s_routes_set_limits(rc.t, &o);
+	ck_assert_int_eq(f.resumes, 0); /* closed: not called */
+	ck_assert(!s2s_route_congested(route(&rc)));
+	ck_assert_uint_eq(rc.nsent, 4);
+	submit(&rc, "chat", "5");
+	ck_assert_uint_eq(rc.nsent, 5);
+	rec_done(&rc, S2SD_ESHUTDOWN);
+}
+END_TEST
+
 static Suite *
 route_suite(void)
 {
@@ -1412,6 +1675,10 @@ route_suite(void)
 		tcase_add_test_raise_signal(tc, test_ready_twice_fatal,
 		                            SIGABRT);
 	tcase_add_loop_test(tc, test_property_accounting, 0, 8);
+	tcase_add_test(tc, test_flow_route_backpressure);
+	tcase_add_test(tc, test_flow_route_stall);
+	tcase_add_test(tc, test_flow_two_routes);
+	tcase_add_test(tc, test_flow_src_closed_and_off);
 	suite_add_tcase(s, tc);
 	return s;
 }
