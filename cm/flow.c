@@ -190,7 +190,7 @@ flow_gate_check_stall(struct flow_gate *g, const struct flow_opts *o,
 	g->stalled = true;
 	metrics_inc(METRICS_FLOW_STALLS, g->dir);
 	log_info(g->sub, g->connid, "flow stalled dir=%s no_progress_ms=%llu "
-	         "limit=flow_stall_timeout sources=%zu: released", g->dir,
+	         "limit=send_stall_timeout sources=%zu: released", g->dir,
 	         (unsigned long long)(now - g->progress_at), g->nheld);
 	flow_gate_release_all(g);
 	return true;
