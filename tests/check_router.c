@@ -13,6 +13,7 @@
 #include <gnutls/gnutls.h>
 
 #include "cm/err.h"
+#include "cm/flow.h"
 #include "cm/log.h"
 #include "cm/util.h"
 #include "router/component.h"
@@ -46,6 +47,8 @@ struct mem {
 	struct util_buf out;
 	bool close_asked;
 	bool gone;
+	bool paused;            /* back-pressure stopped its reading */
+	size_t written;         /* bytes of OUT the "socket" has written */
 };
 
 static struct fx {
@@ -206,6 +209,7 @@ mem_take(struct mem *m)
 	char *s = xstrdup(m->out.data != NULL ? m->out.data : "");
 
 	util_buf_reset(&m->out);
+	m->written = 0;         /* flow tests: mem_written() first */
 	return s;
 }
 
@@ -1085,6 +1089,184 @@ START_TEST(test_cluster_hooks)
 }
 END_TEST
 
+/* Back-pressure (cm/flow.h) on a home node link whose socket does not
+ * write: the S2S streams delivering into it stop reading above high water
+ * while their stanzas wait in the node's queue; written down to low water,
+ * the queue goes out in order and they read again. A link that makes no
+ * progress for stall_ms lets them go (the queue bounds apply then). */
+
+static void
+mem_pause(void *t, bool stop)
+{
+	struct mem *m = t;
+
+	ck_assert(m->paused != stop);
+	m->paused = stop;
+}
+
+/* The "socket" wrote everything the link was given. */
+static void
+mem_written(struct mem *m)
+{
+	size_t n = m->out.len - m->written;
+
+	m->written = m->out.len;
+	router__link_written(m->l, n);
+}
+
+struct s2s_reader {
+	bool paused;
+	int pauses;
+};
+
+static void
+s2s_reader_pause(void *arg)
+{
+	struct s2s_reader *r = arg;
+
+	r->paused = true;
+	r->pauses++;
+}
+
+static void
+s2s_reader_resume(void *arg)
+{
+	((struct s2s_reader *)arg)->paused = false;
+}
+
+static const struct flow_src_ops s2s_reader_ops = {s2s_reader_pause,
+                                                   s2s_reader_resume};
+
+/* A 100-byte stanza for node1 from the inbound S2S stream SRC. */
+static void
+s2s_from(struct flow_src *src, int i)
+{
+	char text[160];
+	struct flow_src *prev = flow_src_enter(src);
+
+	snprintf(text, sizeof(text), "<message from='r@remote.example' "
+	         "to='zed@example.com' id='f%03d'><body>0123456789</body>"
+	         "</message>", i);
+	s2s(text);
+	flow_src_leave(prev);
+}
+
+static void
+fx_flow(size_t high, size_t low, uint64_t stall_ms, size_t qmax)
+{
+	char why[128];
+
+	F.opts.flow = (struct flow_opts){high, low, stall_ms};
+	F.opts.queue_max_stanzas = qmax;
+	ck_assert_int_eq(router_reconfigure(F.r, &F.opts, why, sizeof(why)),
+	                 0);
+}
+
+START_TEST(test_flow_s2s_into_slow_link)
+{
+	struct s2s_reader rd = {0};
+	struct flow_src *src;
+	struct mem *n1;
+	char *got, id[16];
+	int i;
+
+	fx_setup(false, 30000, true);
+	fx_flow(1000, 200, 5000, 1000);
+	n1 = home("node1", "secret1");
+	router__link_flow(n1->l, mem_pause);
+	util_buf_reset(&n1->out);
+	src = flow_src_new(&s2s_reader_ops, &rd, 42, "in");
+	/* 1,000 bytes unwritten (the 11th stanza of 97 bytes): congested;
+	 * the next stanza waits and its stream stops reading. */
+	for (i = 0; i < 12; i++)
+		s2s_from(src, i);
+	ck_assert(rd.paused);
+	ck_assert_int_eq(rd.pauses, 1);
+	ck_assert_uint_eq(router__node(F.r, "node1")->qlen, 1);
+	ck_assert(strstr(n1->out.data, "id='f010'") != NULL);
+	ck_assert(strstr(n1->out.data, "id='f011'") == NULL);
+	s2s_from(src, 12);      /* read before the pause took effect */
+	ck_assert_uint_eq(router__node(F.r, "node1")->qlen, 2);
+	/* Written: the queue goes out in order, the stream reads again. */
+	mem_written(n1);
+	ck_assert(!rd.paused);
+	ck_assert_uint_eq(router__node(F.r, "node1")->qlen, 0);
+	mem_written(n1);
+	got = mem_take(n1);
+	ck_assert(strstr(got, "id='f011'") != NULL);
+	ck_assert(strstr(got, "id='f011'") < strstr(got, "id='f012'"));
+	free(got);
+	ck_assert(!n1->paused);         /* answers were not involved */
+
+	/* A link that writes nothing for stall_ms lets the stream go; what
+	 * waits beyond queue_max_stanzas then bounces. */
+	fx_flow(1000, 200, 5000, 3);
+	for (i = 20; i < 32; i++)
+		s2s_from(src, i);
+	ck_assert(rd.paused);
+	F.now += 4999;
+	router__tick(F.r);
+	ck_assert(rd.paused);
+	F.now += 1;
+	router__tick(F.r);
+	ck_assert(!rd.paused);
+	for (i = 32; i < 37; i++)
+		s2s_from(src, i);
+	ck_assert(!rd.paused);
+	ck_assert_uint_eq(router__node(F.r, "node1")->qlen, 3);
+	got = remote_take();
+	ck_assert(strstr(got, "<resource-constraint") != NULL);
+	free(got);
+	/* Progress again: everything that waited goes out, in order. */
+	mem_written(n1);
+	got = mem_take(n1);
+	for (i = 20; i < 34; i++) {
+		snprintf(id, sizeof(id), "id='f%03d'", i);
+		ck_assert_msg(strstr(got, id) != NULL, "%s missing", id);
+	}
+	free(got);
+	flow_src_close(src);
+	fx_teardown();
+}
+END_TEST
+
+/* A home node that does not read the answers to what it sends: its own
+ * reading stops too. */
+START_TEST(test_flow_link_answers)
+{
+	struct mem *n1;
+	int i;
+
+	fx_setup(false, 30000, true);
+	fx_flow(400, 100, 5000, 1000);
+	n1 = home("node1", "secret1");
+	router__link_flow(n1->l, mem_pause);
+	util_buf_reset(&n1->out);
+	for (i = 0; i < 6 && !n1->paused; i++)
+		mem_in(n1, "<message from='zed@example.com' to='nobody@"
+		           "mail.example.com' id='q'><body>0123456789</body>"
+		           "</message>");
+	ck_assert(n1->paused);
+	/* Each write lets the queued answers out; reading resumes at low
+	 * water, and every answer reached the node. */
+	for (int k = 0; k < 8 && n1->paused; k++)
+		mem_written(n1);
+	ck_assert(!n1->paused);
+	ck_assert_uint_eq(router__node(F.r, "node1")->qlen, 0);
+	{
+		const char *p = n1->out.data;
+		int answers = 0;
+
+		while ((p = strstr(p, "type='error'")) != NULL) {
+			answers++;
+			p++;
+		}
+		ck_assert_int_eq(answers, i);
+	}
+	fx_teardown();
+}
+END_TEST
+
 static Suite *
 router_suite(void)
 {
@@ -1109,6 +1291,8 @@ router_suite(void)
 	tcase_add_test(tc, test_drain);
 	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_cluster_hooks);
+	tcase_add_test(tc, test_flow_s2s_into_slow_link);
+	tcase_add_test(tc, test_flow_link_answers);
 	suite_add_tcase(s, tc);
 	return s;
 }
