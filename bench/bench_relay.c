@@ -1,17 +1,14 @@
 /* bench_relay.c - the per-stanza work of a relay X -> Y without sockets,
  * TLS or the router: a component's stanzas parsed (xmlstream, XEP-0114
  * namespace), their addresses parsed as the router and s2s do, renamed to
- * jabber:server and sent on a ready OUT stream (XEP-0198 on); the bytes fed
- * to the IN stream of Y, whose stanzas are renamed back and serialized for
- * the sink component. Reports ns per stanza and heap allocations per
- * stanza (counted through glibc's malloc hooks-free way: a wrapper over
- * malloc/calloc/realloc with -Wl,--wrap is not available here, so they are
- * counted with mallinfo2 deltas of the arena's allocation count is not
- * portable either; the count comes from the LD_PRELOAD-free interposition
- * below).
+ * jabber:server and sent on a ready OUT stream (dialback, XEP-0198 on); the
+ * bytes fed to the IN stream of Y, whose stanzas are renamed back and
+ * serialized for the sink component. Reports ns and heap allocations
+ * (malloc, calloc, realloc, counted by wrapping glibc's) per stanza, for
+ * X and Y together. For stable figures run it under callgrind or
+ * perf stat.
  *
  * Usage: bench_relay [N] (default 200000). */
-#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
