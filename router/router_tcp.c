@@ -17,7 +17,7 @@
 
 #define ROUTER_TCP_READ_BUF 16384
 #define ROUTER_TCP_FLUSH_MS 5000
-#define ROUTER_TCP_BATCH 65536          /* flushed early past this */
+#define ROUTER_TCP_BATCH 16384          /* flushed early past this */
 #define ROUTER_TCP_POOL 8               /* spare batch buffers, all links */
 #define ROUTER_TCP_POOL_CAP (256 * 1024)
 

@@ -48,19 +48,47 @@ static const char stanza_pool[] =
     "error\0text\0show\0status\0priority\0" STANZA_NS_XML "\0"
     STANZA_NS_STANZAS "\0xml\0";
 
+#define STANZA_POOL_MAX 32
+
+struct stanza_pool_ent {
+	const char *s;
+	size_t len;
+};
+
+/* The pool's strings with their lengths, and for each first byte the set
+ * of entries starting with it; found once. */
+static const struct stanza_pool_ent *
+stanza_pool_index(const uint32_t **by_first)
+{
+	static struct stanza_pool_ent ents[STANZA_POOL_MAX];
+	static uint32_t first[256];
+	static size_t nents;
+	const char *p = stanza_pool, *end = stanza_pool + sizeof(stanza_pool);
+
+	if (nents == 0) {
+		for (; p < end && nents < STANZA_POOL_MAX; p += strlen(p) + 1) {
+			first[(unsigned char)*p] |= UINT32_C(1) << nents;
+			ents[nents].s = p;
+			ents[nents++].len = strlen(p);
+		}
+	}
+	*by_first = first;
+	return ents;
+}
+
 static char *
 stanza_str(const char *s)
 {
+	const uint32_t *by_first;
+	const struct stanza_pool_ent *e = stanza_pool_index(&by_first);
+	uint32_t m = by_first[(unsigned char)*s];
 	size_t len = strlen(s);
-	const char *p = stanza_pool, *end = stanza_pool + sizeof(stanza_pool);
+	int i;
 
-	/* Short list, mostly decided by the first byte and the length. */
-	while (p < end) {
-		size_t plen = strlen(p);
-
-		if (plen == len && *p == *s && memcmp(p, s, len) == 0)
-			return (char *)p;
-		p += plen + 1;
+	for (; m != 0; m &= m - 1) {
+		i = __builtin_ctz(m);
+		if (e[i].len == len && memcmp(e[i].s, s, len) == 0)
+			return (char *)e[i].s;
 	}
 	return xmemdup(s, len + 1);
 }
