@@ -758,11 +758,19 @@ jid_build(const char *node, size_t nlen, const char *dom, size_t dlen,
 static struct jid_cache_slot *
 jid_cache_slot(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
+	uint64_t h = len, w;
 	size_t i;
 
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	/* Eight bytes a step: this runs for every address of every stanza. */
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+		h ^= h >> 29;
+	}
+	for (w = 0; i < len; i++)
+		w = w << 8 | (unsigned char)s[i];
+	h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+	h ^= h >> 32;
 	return &jid_cache[h % JID_CACHE_SLOTS];
 }
 
