@@ -15,6 +15,7 @@
 #include "cm/log.h"
 #include "cm/util.h"
 #include "router/cluster_int.h"
+#include "xmpp/outq.h"
 
 #define CLUSTER_FLUSH_MS 2000
 
@@ -136,6 +137,9 @@ cluster__conn_link_send(void *arg, const char *buf, size_t len)
 {
 	struct cluster_conn *conn = arg;
 
+	/* Unbatched: what other connections batched goes first (an <ack/>
+	 * must not leave before the stanzas it covers; outq.h). */
+	outq_flush();
 	/* After close_notify nothing more can go out; the link is over. */
 	tls_psk_write(conn->tls, buf, len);
 }

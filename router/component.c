@@ -397,16 +397,33 @@ component_eof(struct component *c, int err)
 	                                         : err_str(err));
 }
 
+/* One serialization buffer for every component's stanzas: the send
+ * callback copies the bytes, so it is free again when the send returns (a
+ * nested send, should a callback ever make one, uses its own). */
+#define COMPONENT_SCRATCH_KEEP (64 * 1024)
+static struct util_buf component_scratch;
+static bool component_scratch_busy;
+
 int
 component_send(struct component *c, const struct stanza *st)
 {
-	struct util_buf b = {0};
+	struct util_buf own = {0}, *b = &own;
 
 	if (c->state != COMPONENT_ST_READY)
 		return -ENOTCONN;
-	stanza_write(st, COMPONENT_NS, &b);
-	component_send_raw(c, b.data, b.len);
-	util_buf_free(&b);
+	if (!component_scratch_busy) {
+		component_scratch_busy = true;
+		b = &component_scratch;
+		util_buf_reset(b);
+	}
+	stanza_write(st, COMPONENT_NS, b);
+	component_send_raw(c, b->data, b->len);
+	if (b == &component_scratch) {
+		if (b->cap > COMPONENT_SCRATCH_KEEP)
+			util_buf_free(b);
+		component_scratch_busy = false;
+	}
+	util_buf_free(&own);
 	return 0;
 }
 

@@ -1,23 +1,33 @@
 /* router_tcp.c - the TCP side of a home node's link: reads go to the link
- * synchronously from one fixed buffer, each write is one allocation (the
- * uv_write_t and the bytes) freed in its callback, and closing flushes what
- * was written (uv_shutdown) before closing the handles, with a time limit
- * for a peer that stopped reading. The last close callback tells the router
- * the link is gone and frees the connection. */
+ * synchronously from one fixed buffer; writes made during one loop turn are
+ * batched (xmpp/outq.h keeps the order with other connections) and go out
+ * as one uv_write at the end of the turn, in a buffer lent by a small pool
+ * shared by all links (an idle link holds none); closing flushes what was
+ * written (uv_shutdown) before closing the handles, with a time limit for a
+ * peer that stopped reading. The last close callback tells the router the
+ * link is gone and frees the connection. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cm/log.h"
 #include "cm/util.h"
 #include "router/router_int.h"
+#include "xmpp/outq.h"
 
 #define ROUTER_TCP_READ_BUF 16384
 #define ROUTER_TCP_FLUSH_MS 5000
+#define ROUTER_TCP_BATCH 16384          /* flushed early past this */
+#define ROUTER_TCP_POOL 8               /* spare batch buffers, all links */
+#define ROUTER_TCP_POOL_CAP (256 * 1024)
 
 struct router_tcp {
 	uv_tcp_t *tcp;          /* taken from the listener; freed on close */
 	uv_timer_t timer;       /* deferred error, then the flush limit */
 	uv_shutdown_t shutdown;
+	uv_idle_t flush;        /* runs once per turn while a batch waits */
+	struct outq_entry oq;
+	struct util_buf batch;  /* from the pool while it holds bytes */
 	struct router_link *link;
 	int open;               /* handles not closed yet */
 	int error;              /* a write failure to report */
@@ -26,11 +36,27 @@ struct router_tcp {
 	char rbuf[ROUTER_TCP_READ_BUF];
 };
 
+/* A flushed batch: the buffer goes back to the pool when written. */
 struct router_tcp_write {
 	uv_write_t req;
-	size_t len;
-	char data[];
+	struct util_buf buf;
 };
+
+static struct util_buf router_tcp_pool[ROUTER_TCP_POOL];
+static size_t router_tcp_npool;
+
+static void
+router_tcp_buf_give(struct util_buf *b)
+{
+	if (b->data != NULL && router_tcp_npool < ROUTER_TCP_POOL &&
+	    b->cap <= ROUTER_TCP_POOL_CAP) {
+		util_buf_reset(b);
+		router_tcp_pool[router_tcp_npool++] = *b;
+	} else {
+		util_buf_free(b);
+	}
+	memset(b, 0, sizeof(*b));
+}
 
 static void
 router_tcp_on_closed(uv_handle_t *h)
@@ -39,6 +65,8 @@ router_tcp_on_closed(uv_handle_t *h)
 
 	if (--c->open > 0)
 		return;
+	outq_remove(&c->oq);
+	router_tcp_buf_give(&c->batch);
 	router__link_gone(c->link);
 	free(c->tcp);
 	free(c);
@@ -51,6 +79,7 @@ router_tcp_close_handles(struct router_tcp *c)
 		return;
 	c->handles_closing = true;
 	uv_close((uv_handle_t *)&c->timer, router_tcp_on_closed);
+	uv_close((uv_handle_t *)&c->flush, router_tcp_on_closed);
 	uv_close((uv_handle_t *)c->tcp, router_tcp_on_closed);
 }
 
@@ -68,40 +97,79 @@ router_tcp_on_timer(uv_timer_t *t)
 static void
 router_tcp_on_write(uv_write_t *req, int status)
 {
+	struct router_tcp_write *w = (struct router_tcp_write *)req;
 	struct router_tcp *c = req->handle->data;
-	size_t len = ((struct router_tcp_write *)req)->len;
+	size_t len = w->buf.len;
 
-	free(req);
+	router_tcp_buf_give(&w->buf);
+	free(w);
 	router__link_written(c->link, len);
 	if (status < 0 && !c->closing)
 		router__link_eof(c->link, status);
 }
 
-/* A failure here is reported from the timer: the caller is in the middle
- * of the link's own work. */
+/* The batch as one write, from outq_flush() only. A failure is reported
+ * from the timer: the caller may be in the middle of a link's work. */
+static void
+router_tcp_write_batch(struct outq_entry *e)
+{
+	struct router_tcp *c = (struct router_tcp *)((char *)e -
+	                                             offsetof(struct router_tcp,
+	                                                      oq));
+	struct router_tcp_write *w;
+	uv_buf_t b;
+	size_t len;
+	int rc;
+
+	if (!c->handles_closing)
+		uv_idle_stop(&c->flush);
+	if (c->batch.len == 0 || c->handles_closing || c->error != 0) {
+		/* never written: not pending any more (back-pressure) */
+		if (c->batch.len != 0)
+			router__link_written(c->link, c->batch.len);
+		router_tcp_buf_give(&c->batch);
+		return;
+	}
+	w = xmalloc(sizeof(*w));
+	w->buf = c->batch;
+	memset(&c->batch, 0, sizeof(c->batch));
+	b = uv_buf_init(w->buf.data, (unsigned)w->buf.len);
+	if ((rc = uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1,
+	                   router_tcp_on_write)) < 0) {
+		len = w->buf.len;
+		router_tcp_buf_give(&w->buf);
+		free(w);
+		router__link_written(c->link, len);
+		c->error = rc;
+		if (!c->closing)
+			uv_timer_start(&c->timer, router_tcp_on_timer, 0, 0);
+	}
+}
+
+static void
+router_tcp_on_flush(uv_idle_t *h)
+{
+	uv_idle_stop(h);
+	outq_flush();
+}
+
 static void
 router_tcp_write(void *arg, const char *buf, size_t len)
 {
 	struct router_tcp *c = arg;
-	struct router_tcp_write *w;
-	uv_buf_t b;
-	int rc;
 
 	if (c->closing || c->error != 0) {
 		router__link_written(c->link, len);     /* never pending */
 		return;
 	}
-	w = xmalloc(sizeof(*w) + len);
-	w->len = len;
-	memcpy(w->data, buf, len);
-	b = uv_buf_init(w->data, (unsigned)len);
-	if ((rc = uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1,
-	                   router_tcp_on_write)) < 0) {
-		free(w);
-		router__link_written(c->link, len);
-		c->error = rc;
-		uv_timer_start(&c->timer, router_tcp_on_timer, 0, 0);
-	}
+	outq_mark(&c->oq);
+	if (c->batch.data == NULL && router_tcp_npool > 0)
+		c->batch = router_tcp_pool[--router_tcp_npool];
+	util_buf_append(&c->batch, buf, len);
+	if (c->batch.len >= ROUTER_TCP_BATCH)
+		outq_flush();
+	else
+		uv_idle_start(&c->flush, router_tcp_on_flush);
 }
 
 static void
@@ -118,6 +186,7 @@ router_tcp_close(void *arg)
 
 	if (c->closing)
 		return;
+	outq_flush();            /* what was written goes before the FIN */
 	c->closing = true;
 	uv_read_stop((uv_stream_t *)c->tcp);
 	c->shutdown.data = c;
@@ -178,7 +247,10 @@ router__tcp_accept(struct router *r, uv_tcp_t *client, const char *peer)
 	client->data = c;
 	uv_timer_init(client->loop, &c->timer);
 	c->timer.data = c;
-	c->open = 2;
+	uv_idle_init(client->loop, &c->flush);
+	c->flush.data = c;
+	c->oq.flush = router_tcp_write_batch;
+	c->open = 3;
 	uv_tcp_nodelay(client, 1);
 	/* The link may close at once (the router is closing): then the
 	 * transport is already closing when attach returns. */

@@ -3,6 +3,7 @@
 #include "s2s/s2s_conn.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +14,23 @@
 #include "cm/util.h"
 #include "tls/tls.h"
 #include "xmpp/jid.h"
+#include "xmpp/outq.h"
 
 /* Time to flush the last bytes and close_notify before a hard close. */
 #define S2S_CONN_LINGER_MS 5000
 #define S2S_CONN_READ_BUF 65536
+/* A batch is flushed at the end of the loop turn or once it holds this
+ * much: one TLS record's worth of plaintext. */
+#define S2S_CONN_BATCH 16384
+/* Spare batch buffers kept for reuse by all conns, and the largest kept. */
+#define S2S_CONN_POOL 8
+#define S2S_CONN_POOL_CAP (256 * 1024)
 
 struct s2s_conn {
 	uv_loop_t *loop;
 	uv_tcp_t *tcp;
 	uv_timer_t timer;
+	uv_idle_t flush;        /* runs once per turn while a batch waits */
 	struct s2s_stream *st;
 	struct tls_session *tls;
 	struct tls_ctx *tlsctx;
@@ -42,6 +51,12 @@ struct s2s_conn {
 	uint64_t stanzas_in, stanzas_out;
 	char cert[272];         /* the peer certificate's last verdict */
 	size_t pending;         /* bytes in uv_write not yet completed */
+	size_t pending_tls;     /* ... of which TLS records (the TLS session
+	                         * counts those as in flight too) */
+	struct outq_entry oq;   /* queued while the batch holds bytes */
+	struct util_buf batch;  /* written this turn, not yet flushed; from
+	                         * the pool, back to it at the flush */
+	uint64_t writes;        /* uv_write calls */
 	/* Looked up once: [0] in, [1] out. */
 	struct metrics_series *m_stanzas[2], *m_bytes[2];
 	uint64_t paused_until;  /* reads stopped until then (0: reading) */
@@ -63,10 +78,15 @@ struct s2s_conn_write {
 
 /* Reads are consumed synchronously, so one buffer serves every conn. */
 static char s2s_conn_rbuf[S2S_CONN_READ_BUF];
+/* Batches are flushed within the turn, so a few buffers serve every conn:
+ * an idle conn holds none. */
+static struct util_buf s2s_conn_pool[S2S_CONN_POOL];
+static size_t s2s_conn_npool;
 
 static void s2s_conn_arm(struct s2s_conn *c);
 static void s2s_conn_transport_close(struct s2s_conn *c);
 static void s2s_conn_flow_written(struct s2s_conn *c);
+static void s2s_conn_batch_give(struct s2s_conn *c);
 
 static uint64_t
 s2s_conn_now(const struct s2s_conn *c)
@@ -115,6 +135,8 @@ s2s_conn_on_close(uv_handle_t *h)
 
 	if (--c->open_handles > 0)
 		return;
+	outq_remove(&c->oq);
+	s2s_conn_batch_give(c);
 	s2s_stream_free(c->st);
 	tls_session_free(c->tls);
 	tls_ctx_unref(c->tlsctx);
@@ -130,6 +152,8 @@ s2s_conn_on_write(uv_write_t *req, int status)
 	struct s2s_conn *c = w->c;
 
 	c->pending -= w->len;
+	if (w->tls)
+		c->pending_tls -= w->len;
 	if (w->tls && c->tls != NULL)
 		tls_session_sent(c->tls, w->len);
 	free(w);
@@ -154,13 +178,70 @@ s2s_conn_raw_write(struct s2s_conn *c, const void *buf, size_t len, bool tls)
 	memcpy(w->bytes, buf, len);
 	b = uv_buf_init(w->bytes, (unsigned)len);
 	c->pending += len;
+	if (tls)
+		c->pending_tls += len;
 	metrics_series_add(c->m_bytes[1], (double)len);
 	if (uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1,
 	             s2s_conn_on_write) < 0) {
 		c->pending -= len;
+		if (tls)
+			c->pending_tls -= len;
 		free(w);
+		return;
 	}
+	c->writes++;
 	c->last_out = s2s_conn_now(c);
+}
+
+static void
+s2s_conn_batch_take(struct s2s_conn *c)
+{
+	if (c->batch.data == NULL && s2s_conn_npool > 0)
+		c->batch = s2s_conn_pool[--s2s_conn_npool];
+}
+
+static void
+s2s_conn_batch_give(struct s2s_conn *c)
+{
+	if (c->batch.data == NULL)
+		return;
+	if (s2s_conn_npool < S2S_CONN_POOL &&
+	    c->batch.cap <= S2S_CONN_POOL_CAP) {
+		util_buf_reset(&c->batch);
+		s2s_conn_pool[s2s_conn_npool++] = c->batch;
+	} else {
+		util_buf_free(&c->batch);
+	}
+	memset(&c->batch, 0, sizeof(c->batch));
+}
+
+/* Everything the stream wrote since the last flush, as one TLS write (one
+ * record up to 16 KiB of plaintext) and one socket write. Only from
+ * outq_flush(), which keeps the order between connections. */
+static void
+s2s_conn_write_batch(struct outq_entry *e)
+{
+	struct s2s_conn *c = (struct s2s_conn *)((char *)e -
+	                                         offsetof(struct s2s_conn, oq));
+
+	if (!uv_is_closing((uv_handle_t *)&c->flush))
+		uv_idle_stop(&c->flush);
+	if (c->batch.len > 0) {
+		if (c->tls_up)
+			tls_session_write(c->tls, c->batch.data, c->batch.len);
+		else
+			s2s_conn_raw_write(c, c->batch.data, c->batch.len,
+			                   false);
+	}
+	s2s_conn_batch_give(c);
+}
+
+/* The end of the loop turn (the next turn's idle phase, before polling). */
+static void
+s2s_conn_on_flush(uv_idle_t *h)
+{
+	uv_idle_stop(h);
+	outq_flush();
 }
 
 /* ---- stream callbacks ---- */
@@ -170,10 +251,15 @@ s2s_conn_st_send(void *arg, const char *buf, size_t len)
 {
 	struct s2s_conn *c = arg;
 
-	if (c->tls_up)
-		tls_session_write(c->tls, buf, len);
+	outq_mark(&c->oq);
+	s2s_conn_batch_take(c);
+	util_buf_append(&c->batch, buf, len);
+	/* Once closing, the close sequence needs the bytes on the socket. */
+	if (c->batch.len >= S2S_CONN_BATCH || c->transport_closing ||
+	    uv_is_closing((uv_handle_t *)&c->flush))
+		outq_flush();
 	else
-		s2s_conn_raw_write(c, buf, len, false);
+		uv_idle_start(&c->flush, s2s_conn_on_flush);
 }
 
 static void
@@ -196,6 +282,7 @@ s2s_conn_tls_handshake(void *arg, int status)
 	struct s2s_conn *c = arg;
 
 	c->tls_counted = true;
+	outq_flush();           /* anything before this point was plaintext */
 	if (status == 0) {
 		c->tls_up = true;
 		log_info(LOG_SUB_TLS, c->id, "tls ok version=%s cipher=%s "
@@ -269,6 +356,7 @@ s2s_conn_st_starttls(void *arg)
 {
 	struct s2s_conn *c = arg;
 
+	outq_flush();           /* <proceed/> goes before the TLS hello */
 	if (s2s_conn_tls_start(c) < 0)
 		s2s_stream_tls_done(c->st, S2SD_ETLS, s2s_conn_now(c));
 }
@@ -498,6 +586,8 @@ s2s_conn_on_closing(uv_timer_t *t)
 	struct s2s_conn *c = t->data;
 	uv_shutdown_t *req;
 
+	outq_flush();
+	uv_close((uv_handle_t *)&c->flush, s2s_conn_on_close);
 	if (c->tls != NULL && c->tls_up)
 		tls_session_close(c->tls);
 	uv_timer_start(&c->timer, s2s_conn_on_linger, S2S_CONN_LINGER_MS, 0);
@@ -626,7 +716,10 @@ s2s_conn_new(uv_loop_t *loop, uv_tcp_t *tcp, const struct s2s_conn_opts *opts,
 	tcp->data = c;
 	uv_timer_init(loop, &c->timer);
 	c->timer.data = c;
-	c->open_handles = 2;
+	uv_idle_init(loop, &c->flush);
+	c->flush.data = c;
+	c->oq.flush = s2s_conn_write_batch;
+	c->open_handles = 3;
 	uv_tcp_nodelay(tcp, 1);
 	uv_read_start((uv_stream_t *)tcp, s2s_conn_alloc, s2s_conn_on_read);
 	if (c->direct && s2s_conn_tls_start(c) < 0) {
@@ -834,7 +927,14 @@ s2s_conn_tls_cipher(const struct s2s_conn *c)
 size_t
 s2s_conn_pending(const struct s2s_conn *c)
 {
-	return c->pending + (c->tls != NULL ? tls_session_pending(c->tls) : 0);
+	return c->pending - c->pending_tls + c->batch.len +
+	       (c->tls != NULL ? tls_session_pending(c->tls) : 0);
+}
+
+uint64_t
+s2s_conn_writes(const struct s2s_conn *c)
+{
+	return c->writes;
 }
 
 void

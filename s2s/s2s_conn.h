@@ -6,8 +6,10 @@
  * Ownership: the conn takes TCP at creation and owns it, the TLS session,
  * the stream and the timer; it takes a reference on the TLS context. Reads
  * use one buffer shared by all connections (consumed synchronously), so an
- * idle connection holds no read buffer. Each write is one allocation freed
- * in its callback.
+ * idle connection holds no read buffer. Output is batched per loop turn
+ * (a uv_idle handle flushes it) in a buffer lent by a pool shared by all
+ * connections, so an idle connection holds no write buffer either; each
+ * socket write is one allocation freed in its callback.
  *
  * Lifetime: s2s_conn_close() is idempotent. When the stream is over the
  * closed callback runs exactly once (getters still work during it); the conn
@@ -115,8 +117,12 @@ const char *s2s_conn_peer(const struct s2s_conn *c);
 /* "TLS1.3" / cipher name, or NULL without TLS. */
 const char *s2s_conn_tls_version(const struct s2s_conn *c);
 const char *s2s_conn_tls_cipher(const struct s2s_conn *c);
-/* Bytes handed to the socket and not yet written. */
+/* Bytes handed over (s2s_conn_send and the stream's own output) and not
+ * yet written to the socket. */
 size_t s2s_conn_pending(const struct s2s_conn *c);
+/* Socket writes so far: what is sent during one loop turn is batched into
+ * one write (and one TLS record per 16 KiB) at the end of the turn. */
+uint64_t s2s_conn_writes(const struct s2s_conn *c);
 struct s2s_conn_info {
 	uint64_t age_ms;        /* since the connection was set up */
 	uint64_t idle_ms;       /* since the last byte in either direction */

@@ -9,6 +9,7 @@
 #include "cm/log.h"
 #include "cm/util.h"
 #include "xmpp/stanza.h"
+#include "xmpp/xmlstream.h"
 
 struct s2s_sm {
 	struct s2s_sm_opts opts;
@@ -22,6 +23,8 @@ struct s2s_sm {
 	uint64_t r_last_at;
 	uint32_t in_h;          /* receiving side: stanzas handled */
 };
+
+static struct s2s_sm_item *s2s_sm_pop(struct s2s_sm *sm);
 
 struct s2s_sm *
 s2s_sm_new(const struct s2s_sm_opts *opts)
@@ -40,8 +43,6 @@ s2s_sm_item_free(struct s2s_sm_item *it)
 	if (it == NULL)
 		return;
 	stanza_free(it->st);
-	free(it->local);
-	free(it->remote);
 	free(it);
 }
 
@@ -50,7 +51,7 @@ s2s_sm_clear(struct s2s_sm *sm)
 {
 	struct s2s_sm_item *it;
 
-	while ((it = s2s_sm_take(sm)) != NULL)
+	while ((it = s2s_sm_pop(sm)) != NULL)
 		s2s_sm_item_free(it);
 }
 
@@ -75,14 +76,21 @@ s2s_sm_out_start(struct s2s_sm *sm, uint32_t base, uint64_t now)
 }
 
 bool
-s2s_sm_sent(struct s2s_sm *sm, struct stanza *st, const char *local,
-            const char *remote, uint64_t now)
+s2s_sm_sent(struct s2s_sm *sm, const char *xml, size_t len,
+            const char *local, const char *remote, uint64_t now)
 {
-	struct s2s_sm_item *it = xcalloc(1, sizeof(*it));
+	size_t llen = strlen(local) + 1, rlen = strlen(remote) + 1;
+	struct s2s_sm_item *it = xmalloc(sizeof(*it) + llen + rlen + len);
 
-	it->st = st;
-	it->local = xstrdup(local);
-	it->remote = xstrdup(remote);
+	it->local = (char *)(it + 1);
+	it->remote = it->local + llen;
+	it->xml = it->remote + rlen;
+	memcpy(it->local, local, llen);
+	memcpy(it->remote, remote, rlen);
+	memcpy(it->xml, xml, len);
+	it->len = len;
+	it->st = NULL;
+	it->next = NULL;
 	/* Numbers wrap at 2^32 (XEP-0198 section 4). */
 	it->seq = sm->acked + (uint32_t)sm->nunacked + 1;
 	if (sm->tail != NULL)
@@ -124,7 +132,7 @@ s2s_sm_acked(struct s2s_sm *sm, uint32_t h, uint64_t now)
 		return -ERANGE;
 	n = h - sm->acked;
 	for (i = 0; i < n; i++)
-		s2s_sm_item_free(s2s_sm_take(sm));
+		s2s_sm_item_free(s2s_sm_pop(sm));
 	sm->acked = h;
 	if (sm->r_out > 0 && --sm->r_out > 0)
 		sm->r_first_at = sm->r_last_at;
@@ -156,8 +164,8 @@ s2s_sm_unacked(const struct s2s_sm *sm)
 	return sm->nunacked;
 }
 
-struct s2s_sm_item *
-s2s_sm_take(struct s2s_sm *sm)
+static struct s2s_sm_item *
+s2s_sm_pop(struct s2s_sm *sm)
 {
 	struct s2s_sm_item *it = sm->head;
 
@@ -169,6 +177,55 @@ s2s_sm_take(struct s2s_sm *sm)
 	it->next = NULL;
 	sm->nunacked--;
 	return it;
+}
+
+static void
+s2s_sm_parsed(void *arg, struct stanza *st)
+{
+	struct stanza **out = arg;
+
+	if (*out == NULL)
+		*out = st;
+	else
+		stanza_free(st);
+}
+
+/* The stanza back from the bytes that were sent. They passed our limits
+ * once, on input, whatever they were configured to: parse without any. */
+static struct stanza *
+s2s_sm_parse(const char *xml, size_t len)
+{
+	static const char hdr[] = "<stream:stream xmlns='jabber:server' "
+	                          "xmlns:stream='" XMLSTREAM_NS_STREAMS "'>";
+	struct xmlstream_opts o = {len + 4096, 100000, 100000, len + 1,
+	                           len + 1};
+	struct xmlstream_cbs cbs = {NULL, s2s_sm_parsed, NULL, NULL};
+	struct stanza *st = NULL;
+	struct xmlstream *xs = xmlstream_new(&o, &cbs, &st);
+
+	if (xmlstream_feed(xs, hdr, sizeof(hdr) - 1) < 0 ||
+	    xmlstream_feed(xs, xml, len) < 0) {
+		stanza_free(st);
+		st = NULL;
+	}
+	xmlstream_free(xs);
+	return st;
+}
+
+struct s2s_sm_item *
+s2s_sm_take(struct s2s_sm *sm)
+{
+	struct s2s_sm_item *it;
+
+	while ((it = s2s_sm_pop(sm)) != NULL) {
+		if ((it->st = s2s_sm_parse(it->xml, it->len)) != NULL)
+			return it;
+		/* Cannot happen: we serialized these bytes ourselves. */
+		log_error(LOG_SUB_S2S, 0, "sm unacked stanza seq=%lu does not "
+		          "parse back; dropped", (unsigned long)it->seq);
+		s2s_sm_item_free(it);
+	}
+	return NULL;
 }
 
 static uint64_t

@@ -26,12 +26,16 @@ struct s2s_sm_opts {
 	uint64_t ack_timeout_ms;        /* no <a/> this long after <r/>: dead */
 };
 
-/* One sent, unacknowledged stanza and the pair it was sent for. */
+/* One sent, unacknowledged stanza and the pair it was sent for. The queue
+ * keeps only the bytes that were sent (one allocation per stanza); ST is
+ * parsed back from them by s2s_sm_take(), the rare path. */
 struct s2s_sm_item {
 	uint32_t seq;           /* its number in the session (1 = first) */
-	char *local, *remote;
-	struct stanza *st;
+	char *local, *remote;   /* in the item's own allocation */
+	struct stanza *st;      /* NULL while queued */
 	struct s2s_sm_item *next;
+	size_t len;             /* of xml */
+	char *xml;              /* in the item's own allocation */
 };
 
 enum s2s_sm_due { S2S_SM_NOTHING, S2S_SM_SEND_R, S2S_SM_DEAD };
@@ -42,11 +46,13 @@ void s2s_sm_free(struct s2s_sm *sm);                        /* NULL ok */
 /* Sending side: count from BASE (0 after <enable/>, the peer's h after
  * <resumed/>); anything still queued is dropped. */
 void s2s_sm_out_start(struct s2s_sm *sm, uint32_t base, uint64_t now);
-/* ST was sent for (LOCAL, REMOTE): keep it (takes ST, copies the strings).
- * True when an <r/> is due now (ack_every reached); the caller sends it and
- * reports s2s_sm_r_sent(). */
-bool s2s_sm_sent(struct s2s_sm *sm, struct stanza *st, const char *local,
-                 const char *remote, uint64_t now);
+/* The LEN bytes at XML, one stanza as sent in a jabber:server stream
+ * (declaring every namespace it uses but that default one), were sent for
+ * (LOCAL, REMOTE): keep them (everything copied). True when an <r/> is due
+ * now (ack_every reached); the caller sends it and reports
+ * s2s_sm_r_sent(). */
+bool s2s_sm_sent(struct s2s_sm *sm, const char *xml, size_t len,
+                 const char *local, const char *remote, uint64_t now);
 void s2s_sm_r_sent(struct s2s_sm *sm, uint64_t now);
 /* The peer's <a h/>: drop what it covers. Returns how many, or -ERANGE when
  * H acknowledges more than was sent (or goes back): a protocol error. */
@@ -57,7 +63,8 @@ bool s2s_sm_h_valid(const struct s2s_sm *sm, uint32_t h);
 uint32_t s2s_sm_sent_count(const struct s2s_sm *sm);
 uint32_t s2s_sm_acked_count(const struct s2s_sm *sm);
 size_t s2s_sm_unacked(const struct s2s_sm *sm);
-/* The oldest unacknowledged item (returns owned) or NULL. */
+/* The oldest unacknowledged item (returns owned, with ST parsed back from
+ * the bytes) or NULL. */
 struct s2s_sm_item *s2s_sm_take(struct s2s_sm *sm);
 void s2s_sm_item_free(struct s2s_sm_item *it);              /* NULL ok */
 

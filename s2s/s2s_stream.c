@@ -615,14 +615,33 @@ s2s_stream_set_time(struct s2s_stream *st, uint64_t now)
 	st->now = now;
 }
 
+/* One serialization buffer for every stream's stanzas: its bytes are
+ * copied by the send callback, so it is free again when the send returns.
+ * A very large stanza's memory is not kept. */
+#define S2S_STREAM_SCRATCH_KEEP (64 * 1024)
+static struct util_buf s2s_stream_scratch;
+static bool s2s_stream_scratch_busy;
+
+static int
+s2s_stream_send_bytes(struct s2s_stream *st, const struct stanza *s,
+                      const char *from, const char *to, struct util_buf *b)
+{
+	stanza_write(s, S2S_NS_SERVER, b);
+	if (st->peer_max_bytes != 0 && b->len > st->peer_max_bytes)
+		return -EMSGSIZE;
+	s2s_stream__send(st, b->data, b->len);
+	s2s_stream__sm_sent(st, b->data, b->len, from, to);
+	return 0;
+}
+
 int
 s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s)
 {
-	struct util_buf b = {0};
+	struct util_buf own = {0}, *b = &own;
 	struct s2s_pair *p;
-	char from[S2S_DOMAIN_MAX], to[S2S_DOMAIN_MAX];
 	struct jid *jf = NULL, *jt = NULL;
 	const char *f = stanza_attr(s, "from"), *t = stanza_attr(s, "to");
+	int rc = -ENOTCONN;
 
 	/* While a session is being resumed nothing may be sent: it would be
 	 * counted in neither session. IN sends only on a bidi stream. */
@@ -630,26 +649,27 @@ s2s_stream_send_stanza(struct s2s_stream *st, const struct stanza *s)
 	    (st->opts.role == S2S_ROLE_IN && !st->bidi) ||
 	    f == NULL || t == NULL ||
 	    jid_parse(f, strlen(f), &jf, NULL, 0) < 0 ||
-	    jid_parse(t, strlen(t), &jt, NULL, 0) < 0) {
-		jid_free(jf);
-		return -ENOTCONN;
+	    jid_parse(t, strlen(t), &jt, NULL, 0) < 0)
+		goto out;
+	p = s2s_stream__pair(st, jid_domain(jf), jid_domain(jt));
+	if (p == NULL || p->state != S2S_PAIR_VALID)
+		goto out;
+	if (!s2s_stream_scratch_busy) {
+		s2s_stream_scratch_busy = true;
+		b = &s2s_stream_scratch;
+		util_buf_reset(b);
 	}
-	snprintf(from, sizeof(from), "%s", jid_domain(jf));
-	snprintf(to, sizeof(to), "%s", jid_domain(jt));
+	rc = s2s_stream_send_bytes(st, s, jid_domain(jf), jid_domain(jt), b);
+	if (b == &s2s_stream_scratch) {
+		if (b->cap > S2S_STREAM_SCRATCH_KEEP)
+			util_buf_free(b);
+		s2s_stream_scratch_busy = false;
+	}
+out:
+	util_buf_free(&own);
 	jid_free(jf);
 	jid_free(jt);
-	p = s2s_stream__pair(st, from, to);
-	if (p == NULL || p->state != S2S_PAIR_VALID)
-		return -ENOTCONN;
-	stanza_write(s, S2S_NS_SERVER, &b);
-	if (st->peer_max_bytes != 0 && b.len > st->peer_max_bytes) {
-		util_buf_free(&b);
-		return -EMSGSIZE;
-	}
-	s2s_stream__send(st, b.data, b.len);
-	util_buf_free(&b);
-	s2s_stream__sm_sent(st, s, from, to);
-	return 0;
+	return rc;
 }
 
 size_t

@@ -154,8 +154,9 @@ void s2s_stream__sm_after_auth(struct s2s_stream *st);
 void s2s_stream__sm_element(struct s2s_stream *st, const struct stanza *el);
 /* IN: a stanza is handed to the stanza callback. */
 void s2s_stream__sm_handled(struct s2s_stream *st);
-/* OUT: S (borrowed) was written for (LOCAL, REMOTE). */
-void s2s_stream__sm_sent(struct s2s_stream *st, const struct stanza *s,
+/* OUT: the LEN bytes at XML (one stanza, borrowed) were written for
+ * (LOCAL, REMOTE). */
+void s2s_stream__sm_sent(struct s2s_stream *st, const char *xml, size_t len,
                          const char *local, const char *remote);
 /* IN: our last <a/> before the closing tag. */
 void s2s_stream__sm_final_ack(struct s2s_stream *st);

@@ -403,12 +403,12 @@ s2s_stream__sm_handled(struct s2s_stream *st)
 }
 
 void
-s2s_stream__sm_sent(struct s2s_stream *st, const struct stanza *s,
+s2s_stream__sm_sent(struct s2s_stream *st, const char *xml, size_t len,
                     const char *local, const char *remote)
 {
 	if (st->sm_state != S2S_SMS_ON && st->sm_state != S2S_SMS_ENABLING)
 		return;
-	if (s2s_sm_sent(st->sm, stanza_copy(s), local, remote, st->now))
+	if (s2s_sm_sent(st->sm, xml, len, local, remote, st->now))
 		s2s_sm_send_r(st);
 }
 

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -552,6 +553,44 @@ START_TEST(test_fast_random)
 }
 END_TEST
 
+/* The parse cache: a repeated input gives the same prepared address (the
+ * same shared object while it is cached), its holders free it
+ * independently, eviction by many other inputs keeps held ones valid, and
+ * an invalid input is refused again with its reason. */
+START_TEST(test_parse_cache)
+{
+	struct jid *a = NULL, *b = NULL, *c = NULL, *other;
+	char in[64], why[128];
+	int i;
+
+	ck_assert_int_eq(jid_parse("Ann@Example.COM/Desk", 20, &a, NULL, 0), 0);
+	ck_assert_int_eq(jid_parse("Ann@Example.COM/Desk", 20, &b, why,
+	                           sizeof(why)), 0);
+	ck_assert_str_eq(why, "");
+	ck_assert_ptr_eq(a, b);
+	ck_assert_str_eq(jid_str(b, NULL), "ann@example.com/Desk");
+	jid_free(a);
+	ck_assert_str_eq(jid_str(b, NULL), "ann@example.com/Desk");
+	for (i = 0; i < 4000; i++) {
+		snprintf(in, sizeof(in), "u%d@d%d.example", i, i % 97);
+		ck_assert_int_eq(jid_parse(in, strlen(in), &other, NULL, 0), 0);
+		ck_assert_str_eq(jid_str(other, NULL), in);
+		jid_free(other);
+	}
+	ck_assert_str_eq(jid_domain(b), "example.com");
+	ck_assert_int_eq(jid_parse("Ann@Example.COM/Desk", 20, &c, NULL, 0), 0);
+	ck_assert(jid_equal(b, c));
+	jid_free(b);
+	jid_free(c);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_lt(jid_parse("a@b@c@", 6, &a, why, sizeof(why)),
+		                 0);
+		ck_assert_ptr_null(a);
+		ck_assert_str_ne(why, "");
+	}
+}
+END_TEST
+
 static Suite *
 jid_suite(void)
 {
@@ -566,6 +605,7 @@ jid_suite(void)
 	tcase_add_loop_test(tc, test_domain_prep, 0, UTIL_ARRAY_LEN(dom_cases));
 	tcase_add_test(tc, test_domain_nospace);
 	tcase_add_test(tc, test_why_buffer);
+	tcase_add_test(tc, test_parse_cache);
 	tcase_add_loop_test(tc, test_fast_exhaustive, JID__NODE,
 	                    JID__RESOURCE + 1);
 	tcase_add_loop_test(tc, test_fast_random, JID__NODE, JID__RESOURCE + 1);

@@ -31,9 +31,59 @@ msg(int n)
 	return st;
 }
 
+/* Stanza N sent: its bytes go to the queue. */
+static bool
+sent(struct s2s_sm *sm, int n, uint64_t now)
+{
+	struct stanza *st = msg(n);
+	struct util_buf b = {0};
+	bool r;
+
+	stanza_serialize(st, "jabber:server", &b);
+	r = s2s_sm_sent(sm, b.data, b.len, "a.test", "b.test", now);
+	util_buf_free(&b);
+	stanza_free(st);
+	return r;
+}
+
 static const struct s2s_sm_opts sm_opts = {3, 1000, 5000};
 
 /* ---- the counters ---- */
+
+/* The queue keeps the bytes sent; a taken item is parsed back into the
+ * same stanza: other namespaces, xml:lang, escaped text and attributes. */
+START_TEST(test_bytes_parse_back)
+{
+	struct s2s_sm *sm = s2s_sm_new(&sm_opts);
+	struct stanza *st = msg(7), *x;
+	struct util_buf a = {0}, b = {0};
+	struct s2s_sm_item *it;
+
+	stanza_set_attr_ns(st, STANZA_NS_XML, "lang", "de");
+	stanza_add_text(stanza_add_child(st, NULL, "body"), "a<b & 'c' \"d\"");
+	x = stanza_add_child(st, "urn:example:x", "x");
+	stanza_set_attr(x, "v", "1 < 2 & 'q'");
+	stanza_set_attr_ns(x, "urn:example:attr", "k", "v");
+	stanza_add_child(x, "urn:example:y", "y");
+	stanza_serialize(st, "jabber:server", &a);
+	s2s_sm_sent(sm, a.data, a.len, "a.test", "b.test", 0);
+	it = s2s_sm_take(sm);
+	ck_assert_ptr_nonnull(it);
+	ck_assert_str_eq(it->local, "a.test");
+	ck_assert_str_eq(it->remote, "b.test");
+	ck_assert_uint_eq(it->seq, 1);
+	stanza_serialize(it->st, "jabber:server", &b);
+	ck_assert_str_eq(b.data, a.data);
+	ck_assert_str_eq(stanza_ns(it->st), "jabber:server");
+	ck_assert_str_eq(stanza_attr_ns(it->st, STANZA_NS_XML, "lang"), "de");
+	ck_assert_ptr_null(s2s_sm_take(sm));
+	s2s_sm_item_free(it);
+	stanza_free(st);
+	util_buf_free(&a);
+	util_buf_free(&b);
+	s2s_sm_free(sm);
+}
+END_TEST
 
 START_TEST(test_count_and_ack)
 {
@@ -42,12 +92,12 @@ START_TEST(test_count_and_ack)
 	int i;
 
 	s2s_sm_out_start(sm, 0, 0);
-	ck_assert(!s2s_sm_sent(sm, msg(1), "a.test", "b.test", 10));
-	ck_assert(!s2s_sm_sent(sm, msg(2), "a.test", "b.test", 10));
-	ck_assert(s2s_sm_sent(sm, msg(3), "a.test", "b.test", 10));  /* r */
+	ck_assert(!sent(sm, 1, 10));
+	ck_assert(!sent(sm, 2, 10));
+	ck_assert(sent(sm, 3, 10));  /* r */
 	s2s_sm_r_sent(sm, 10);
 	for (i = 4; i <= 5; i++)
-		s2s_sm_sent(sm, msg(i), "a.test", "b.test", 10);
+		sent(sm, i, 10);
 	ck_assert_uint_eq(s2s_sm_sent_count(sm), 5);
 	ck_assert_int_eq(s2s_sm_acked(sm, 3, 20), 3);
 	ck_assert_uint_eq(s2s_sm_unacked(sm), 2);
@@ -74,7 +124,7 @@ START_TEST(test_wraparound)
 	/* A resumed session whose count is about to wrap (mod 2^32). */
 	s2s_sm_out_start(sm, UINT32_MAX - 1, 0);
 	for (i = 1; i <= 4; i++)
-		s2s_sm_sent(sm, msg(i), "a.test", "b.test", 0);
+		sent(sm, i, 0);
 	ck_assert_uint_eq(s2s_sm_sent_count(sm), 2);
 	ck_assert(!s2s_sm_h_valid(sm, UINT32_MAX - 2));
 	ck_assert(!s2s_sm_h_valid(sm, 3));
@@ -96,7 +146,7 @@ START_TEST(test_timers)
 
 	s2s_sm_out_start(sm, 0, 0);
 	ck_assert_uint_eq(s2s_sm_deadline(sm), UINT64_MAX);
-	s2s_sm_sent(sm, msg(1), "a.test", "b.test", 100);
+	sent(sm, 1, 100);
 	/* Unacked data waits ack_interval for an <r/>. */
 	ck_assert_uint_eq(s2s_sm_deadline(sm), 1100);
 	ck_assert_int_eq(s2s_sm_tick(sm, 1099), S2S_SM_NOTHING);
@@ -667,6 +717,7 @@ main(void)
 	TCase *ts = tcase_create("streams");
 
 	tcase_add_test(tc, test_count_and_ack);
+	tcase_add_test(tc, test_bytes_parse_back);
 	tcase_add_test(tc, test_wraparound);
 	tcase_add_test(tc, test_timers);
 	tcase_add_test(tc, test_table);

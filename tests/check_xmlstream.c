@@ -694,6 +694,34 @@ START_TEST(test_limit_names)
 }
 END_TEST
 
+/* Qualified names longer than the parser's stack buffer for splitting
+ * them, next to short ones: the same tree either way. */
+START_TEST(test_long_qualified_names)
+{
+	char ns[300], in[1200];
+	struct stanza *x;
+	struct run r;
+
+	memset(ns, 'n', sizeof(ns) - 1);
+	memcpy(ns, "urn:", 4);
+	ns[sizeof(ns) - 1] = '\0';
+	snprintf(in, sizeof(in), HDR "<message to='a@b' xmlns:p='%s' "
+	         "p:k='v1' xml:lang='en'><x xmlns='%s' p:q='v2'/></message>",
+	         ns, ns);
+	run_init(&r, NULL);
+	run_feed(&r, in, strlen(in));
+	ck_assert_ptr_nonnull(r.keep);
+	ck_assert_str_eq(stanza_attr(r.keep, "to"), "a@b");
+	ck_assert_str_eq(stanza_attr_ns(r.keep, ns, "k"), "v1");
+	ck_assert_str_eq(stanza_attr_ns(r.keep, STANZA_NS_XML, "lang"), "en");
+	x = stanza_first_child(r.keep);
+	ck_assert_str_eq(stanza_ns(x), ns);
+	ck_assert_str_eq(stanza_name(x), "x");
+	ck_assert_str_eq(stanza_attr_ns(x, ns, "q"), "v2");
+	run_done(&r);
+}
+END_TEST
+
 /* ---- restart, close, stop ---- */
 
 #define HDR2                                                                   \
@@ -1034,6 +1062,7 @@ xmlstream_suite(void)
 	tcase_add_test(tc, test_limit_attr_len);
 	tcase_add_test(tc, test_limit_text);
 	tcase_add_loop_test(tc, test_limit_names, 0, 6);
+	tcase_add_test(tc, test_long_qualified_names);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("control");
 	tcase_add_test(tc, test_reset_outside);

@@ -37,8 +37,25 @@ struct jid {
 	const char *domain_ascii; /* into buf; == domain when all ASCII */
 	const char *resource;	  /* into buf, or NULL */
 	size_t len;		  /* of the full address at buf */
+	unsigned refs;		  /* holders: callers and the cache */
 	char buf[]; /* full \0 node \0 domain \0 res \0 ascii \0 */
 };
+
+/* Recently parsed addresses, by their input bytes: a relay sees the same
+ * few from/to values on every stanza, and each stanza's addresses are
+ * parsed at several layers (router, policy, stream pair, checks). An entry
+ * holds a reference; a hit takes another one. Direct-mapped, so a miss
+ * costs one hash and evicts at most one entry. */
+#define JID_CACHE_SLOTS 256
+#define JID_CACHE_INPUT_MAX 256
+
+struct jid_cache_slot {
+	struct jid *j;
+	size_t len;
+	char in[JID_CACHE_INPUT_MAX];
+};
+
+static struct jid_cache_slot jid_cache[JID_CACHE_SLOTS];
 
 /* Where a reason goes, and which part it is about. */
 struct prep {
@@ -730,6 +747,7 @@ jid_build(const char *node, size_t nlen, const char *dom, size_t dlen,
 	}
 	*w++ = '\0';
 	j->len = full;
+	j->refs = 1;
 	j->node = node ? put(&w, node, nlen) : NULL;
 	j->domain = put(&w, dom, dlen);
 	j->resource = res ? put(&w, res, rlen) : NULL;
@@ -737,8 +755,65 @@ jid_build(const char *node, size_t nlen, const char *dom, size_t dlen,
 	return j;
 }
 
+static struct jid_cache_slot *
+jid_cache_slot(const char *s, size_t len)
+{
+	uint64_t h = len, w;
+	size_t i;
+
+	/* Eight bytes a step: this runs for every address of every stanza. */
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+		h ^= h >> 29;
+	}
+	for (w = 0; i < len; i++)
+		w = w << 8 | (unsigned char)s[i];
+	h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+	h ^= h >> 32;
+	return &jid_cache[h % JID_CACHE_SLOTS];
+}
+
+static void
+jid_cache_put(struct jid_cache_slot *slot, const char *s, size_t len,
+	      struct jid *j)
+{
+	jid_free(slot->j);
+	memcpy(slot->in, s, len);
+	slot->len = len;
+	slot->j = j;
+	j->refs++;
+}
+
+static int jid_parse_uncached(const char *s, size_t len, struct jid **out,
+			      char *why, size_t whylen);
+
 int
 jid_parse(const char *s, size_t len, struct jid **out, char *why, size_t whylen)
+{
+	struct jid_cache_slot *slot = NULL;
+	int rc;
+
+	if (len > 0 && len <= JID_CACHE_INPUT_MAX) {
+		slot = jid_cache_slot(s, len);
+		if (slot->j != NULL && slot->len == len &&
+		    memcmp(slot->in, s, len) == 0) {
+			if (why != NULL && whylen > 0)
+				why[0] = '\0';
+			slot->j->refs++;
+			*out = slot->j;
+			return 0;
+		}
+	}
+	rc = jid_parse_uncached(s, len, out, why, whylen);
+	if (rc == 0 && slot != NULL)
+		jid_cache_put(slot, s, len, *out);
+	return rc;
+}
+
+static int
+jid_parse_uncached(const char *s, size_t len, struct jid **out, char *why,
+		   size_t whylen)
 {
 	struct prep p = {"domain", why, whylen};
 	char node[JID_PART_MAX + 1], res[JID_PART_MAX + 1];
@@ -780,7 +855,8 @@ jid_parse(const char *s, size_t len, struct jid **out, char *why, size_t whylen)
 void
 jid_free(struct jid *j)
 {
-	free(j);
+	if (j != NULL && --j->refs == 0)
+		free(j);
 }
 
 const char *

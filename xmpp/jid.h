@@ -34,10 +34,13 @@ struct jid;
 
 /* Parse and prepare LEN bytes of S (no NUL needed; an embedded NUL is an
  * error). On success *OUT is returned owned (free with jid_free) and the
- * result is 0; on failure *OUT is NULL. */
+ * result is 0; on failure *OUT is NULL. Recent results are cached by their
+ * input bytes (a process-wide cache, single-threaded use only): a repeated
+ * address costs a hash and a compare, and *OUT may be shared with other
+ * holders, which is invisible as a jid is immutable. */
 int jid_parse(const char *s, size_t len, struct jid **out, char *why,
 	      size_t whylen);
-void jid_free(struct jid *j); /* NULL ok */
+void jid_free(struct jid *j); /* drops the reference; NULL ok */
 
 /* Parts, borrowed from J (valid until jid_free), NUL-terminated. The node
  * and resource are NULL when absent; the domain never is. */

@@ -33,11 +33,72 @@ struct stanza {
 	size_t textlen;
 	size_t textcap;
 	struct stanza_attrib *attrs;
-	size_t nattrs;
+	size_t nattrs, attrcap;
 	char *raw;      /* roots from the parser: bytes as received */
 	size_t rawlen;
 	bool raw_safe;
 };
+
+/* Names and namespaces that nearly every stanza carries are shared, not
+ * copied: a pointer into this pool is never freed. The pool is one string
+ * so that "is it shared?" is a range check. */
+static const char stanza_pool[] =
+    "\0jabber:server\0jabber:client\0jabber:component:accept\0message\0"
+    "presence\0iq\0body\0from\0to\0id\0type\0lang\0subject\0thread\0"
+    "error\0text\0show\0status\0priority\0" STANZA_NS_XML "\0"
+    STANZA_NS_STANZAS "\0xml\0";
+
+#define STANZA_POOL_MAX 32
+
+struct stanza_pool_ent {
+	const char *s;
+	size_t len;
+};
+
+/* The pool's strings with their lengths, and for each first byte the set
+ * of entries starting with it; found once. */
+static const struct stanza_pool_ent *
+stanza_pool_index(const uint32_t **by_first)
+{
+	static struct stanza_pool_ent ents[STANZA_POOL_MAX];
+	static uint32_t first[256];
+	static size_t nents;
+	const char *p = stanza_pool, *end = stanza_pool + sizeof(stanza_pool);
+
+	if (nents == 0) {
+		for (; p < end && nents < STANZA_POOL_MAX; p += strlen(p) + 1) {
+			first[(unsigned char)*p] |= UINT32_C(1) << nents;
+			ents[nents].s = p;
+			ents[nents++].len = strlen(p);
+		}
+	}
+	*by_first = first;
+	return ents;
+}
+
+static char *
+stanza_str(const char *s)
+{
+	const uint32_t *by_first;
+	const struct stanza_pool_ent *e = stanza_pool_index(&by_first);
+	uint32_t m = by_first[(unsigned char)*s];
+	size_t len = strlen(s);
+	int i;
+
+	for (; m != 0; m &= m - 1) {
+		i = __builtin_ctz(m);
+		if (e[i].len == len && memcmp(e[i].s, s, len) == 0)
+			return (char *)e[i].s;
+	}
+	return xmemdup(s, len + 1);
+}
+
+static void
+stanza_str_free(char *s)
+{
+	if (s < stanza_pool || s >= stanza_pool + sizeof(stanza_pool))
+		free(s);
+}
 
 static bool
 stanza_is_elem(const struct stanza *st)
@@ -62,8 +123,8 @@ stanza_alloc(const char *ns, const char *name)
 	struct stanza *st = xcalloc(1, sizeof(*st));
 
 	st->root = st;
-	st->ns = xstrdup(ns != NULL ? ns : "");
-	st->name = name != NULL ? xstrdup(name) : NULL;
+	st->ns = stanza_str(ns != NULL ? ns : "");
+	st->name = name != NULL ? stanza_str(name) : NULL;
 	return st;
 }
 
@@ -89,14 +150,14 @@ stanza_free_node(struct stanza *st)
 	size_t i;
 
 	for (i = 0; i < st->nattrs; i++) {
-		free(st->attrs[i].ns);
-		free(st->attrs[i].name);
-		free(st->attrs[i].prefix);
+		stanza_str_free(st->attrs[i].ns);
+		stanza_str_free(st->attrs[i].name);
+		stanza_str_free(st->attrs[i].prefix);
 		free(st->attrs[i].value);
 	}
 	free(st->attrs);
-	free(st->name);
-	free(st->ns);
+	stanza_str_free(st->name);
+	stanza_str_free(st->ns);
 	free(st->text);
 	free(st->raw);
 	free(st);
@@ -274,11 +335,15 @@ stanza__add_attr(struct stanza *st, const char *ns, const char *name,
 {
 	struct stanza_attrib *a;
 
-	st->attrs = xreallocarray(st->attrs, st->nattrs + 1, sizeof(*a));
+	/* Room for a few at once: a stanza rarely has more than four. */
+	if (st->nattrs == st->attrcap) {
+		st->attrcap = st->attrcap == 0 ? 4 : 2 * st->attrcap;
+		st->attrs = xreallocarray(st->attrs, st->attrcap, sizeof(*a));
+	}
 	a = &st->attrs[st->nattrs++];
-	a->ns = ns != NULL && *ns != '\0' ? xstrdup(ns) : NULL;
-	a->name = xstrdup(name);
-	a->prefix = prefix != NULL ? xstrdup(prefix) : NULL;
+	a->ns = ns != NULL && *ns != '\0' ? stanza_str(ns) : NULL;
+	a->name = stanza_str(name);
+	a->prefix = prefix != NULL ? stanza_str(prefix) : NULL;
 	a->value = xstrdup(value);
 }
 
@@ -323,9 +388,9 @@ stanza_del_attr_ns(struct stanza *st, const char *ns, const char *name)
 		return;
 	stanza_touch(st);
 	i = (size_t)(a - st->attrs);
-	free(a->ns);
-	free(a->name);
-	free(a->prefix);
+	stanza_str_free(a->ns);
+	stanza_str_free(a->name);
+	stanza_str_free(a->prefix);
 	free(a->value);
 	memmove(a, a + 1, (st->nattrs - i - 1) * sizeof(*a));
 	st->nattrs--;
@@ -483,8 +548,8 @@ stanza_rename_ns(struct stanza *st, const char *from, const char *to)
 	for (n = st; n != NULL; n = stanza_walk_next(st, n)) {
 		if (!stanza_is_elem(n) || strcmp(n->ns, from) != 0)
 			continue;
-		free(n->ns);
-		n->ns = xstrdup(to);
+		stanza_str_free(n->ns);
+		n->ns = stanza_str(to);
 		changed = true;
 	}
 	if (changed && !keep)

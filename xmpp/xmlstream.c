@@ -93,10 +93,11 @@ struct xmlstream {
 /* A name from expat split in place: "uri\1local\1prefix", "uri\1local" or
  * "local". */
 struct xmlstream_qname {
-	char *buf;
+	char *buf;              /* NULL, SMALL or allocated */
 	const char *ns;         /* NULL: no namespace */
 	const char *local;
 	const char *prefix;     /* NULL: unprefixed */
+	char small[128];
 };
 
 static void xmlstream_setup(struct xmlstream *xs);
@@ -108,17 +109,25 @@ xmlstream_is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* Split expat's "ns SEP local [SEP prefix]". An unqualified name (most
+ * attributes) is used as it is; a short qualified one is cut up on the
+ * stack: no allocation per name. Release with xmlstream_qname_done(). */
 static void
 xmlstream_qname_split(const char *name, struct xmlstream_qname *q)
 {
 	char *a, *b;
+	size_t len;
 
-	q->buf = xstrdup(name);
+	q->buf = NULL;
 	q->ns = NULL;
-	q->local = q->buf;
+	q->local = name;
 	q->prefix = NULL;
-	if ((a = strchr(q->buf, XMLSTREAM_SEP)) == NULL)
+	if (strchr(name, XMLSTREAM_SEP) == NULL)
 		return;
+	len = strlen(name);
+	q->buf = len < sizeof(q->small) ? memcpy(q->small, name, len + 1)
+	                                : xmemdup(name, len + 1);
+	a = strchr(q->buf, XMLSTREAM_SEP);
 	*a++ = '\0';
 	q->ns = q->buf;
 	q->local = a;
@@ -126,6 +135,13 @@ xmlstream_qname_split(const char *name, struct xmlstream_qname *q)
 		*b++ = '\0';
 		q->prefix = b;
 	}
+}
+
+static void
+xmlstream_qname_done(struct xmlstream_qname *q)
+{
+	if (q->buf != q->small)
+		free(q->buf);
 }
 
 static uint64_t
@@ -303,7 +319,7 @@ xmlstream_add_attrs(struct xmlstream *xs, struct stanza *st,
 		if (xs->depth >= 1)
 			xmlstream_check_prefix(xs, q.prefix);
 		stanza__add_attr(st, q.ns, q.local, q.prefix, atts[1]);
-		free(q.buf);
+		xmlstream_qname_done(&q);
 	}
 }
 
@@ -394,7 +410,7 @@ xmlstream_on_start(void *arg, const XML_Char *name, const XML_Char **atts)
 		xmlstream_open_header(xs, &q, atts);
 	else
 		xmlstream_open_elem(xs, &q, atts);
-	free(q.buf);
+	xmlstream_qname_done(&q);
 }
 
 static void
