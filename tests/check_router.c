@@ -1167,7 +1167,7 @@ START_TEST(test_flow_s2s_into_slow_link)
 	struct s2s_reader rd = {0};
 	struct flow_src *src;
 	struct mem *n1;
-	char *got, id[16];
+	char *got, id[24];
 	int i;
 
 	fx_setup(false, 30000, true);
