@@ -459,6 +459,68 @@ START_TEST(test_idle_release)
 }
 END_TEST
 
+/* The trust store remembers chains it accepted: the same chain again is
+ * not verified again, and gets the same answers; failures are verified
+ * every time; another store (a reload) starts with nothing. */
+START_TEST(test_verify_cache)
+{
+	static const struct {
+		enum leaf cert;
+		const char *domain;
+		int chain, name;
+		uint64_t hits;          /* after this session */
+	} steps[] = {
+	    {L_CLIENT, "client.test", 0, 0, 0},
+	    {L_CLIENT, "client.test", 0, 0, 1},
+	    {L_EXPIRED, "example.com", S2SD_ETLS_EXPIRED, 0, 1},
+	    {L_EXPIRED, "example.com", S2SD_ETLS_EXPIRED, 0, 1},
+	    {L_CLIENTONLY, "client.test", S2SD_ETLS_PURPOSE, 0, 1},
+	    {L_CLIENTONLY, "client.test", S2SD_ETLS_PURPOSE, 0, 1},
+	    {L_WILD, "a.example.com", 0, 0, 1},
+	    {L_WILD, "a.b.example.com", 0, S2SD_ETLS_NAME, 2},
+	    {L_CLIENT, "client.test", 0, 0, 3},
+	};
+	struct tls_ctx *sctx = ctx_one(L_EXAMPLE, fx.trust), *cctx, *other;
+	struct tls_trust *trust = tls_ctx_trust(sctx);
+	struct end c = {0}, s = {0};
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < UTIL_ARRAY_LEN(steps); i++) {
+		cctx = ctx_one(steps[i].cert, fx.trust);
+		pair(&c, &s, cctx, sctx, &plain);
+		assert_up(&c, &s);
+		ck_assert_int_eq(tls_session_verify_chain(s.s, why,
+		                                          sizeof(why)),
+		                 steps[i].chain);
+		ck_assert_int_eq(tls_session_verify_name(s.s, steps[i].domain,
+		                                         why, sizeof(why)),
+		                 steps[i].name);
+		ck_assert_int_eq(tls_session_verify_name(s.s, "other.test",
+		                                         NULL, 0),
+		                 S2SD_ETLS_NAME);
+		ck_assert_uint_eq(tls__vcache_hits(tls__trust_vcache(trust)),
+		                  steps[i].hits);
+		end_free(&c);
+		end_free(&s);
+		tls_ctx_unref(cctx);
+	}
+	/* Another store: verified afresh. */
+	other = ctx_one(L_EXAMPLE, fx.trust);
+	cctx = ctx_one(L_CLIENT, fx.trust);
+	ck_assert_ptr_ne(tls_ctx_trust(other), trust);
+	pair(&c, &s, cctx, other, &plain);
+	ck_assert_int_eq(tls_session_verify_chain(s.s, NULL, 0), 0);
+	ck_assert_uint_eq(
+	    tls__vcache_hits(tls__trust_vcache(tls_ctx_trust(other))), 0);
+	end_free(&c);
+	end_free(&s);
+	tls_ctx_unref(cctx);
+	tls_ctx_unref(other);
+	tls_ctx_unref(sctx);
+}
+END_TEST
+
 /* Every split of the input: one byte per feed, small pieces, records cut
  * anywhere, one large burst. Data goes both ways in the same run. */
 static const size_t splits[] = {1, 2, 7, 100, 1500, 16384 + 5, 0};
@@ -1451,6 +1513,7 @@ tls_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_handshake_and_data);
 	tcase_add_test(tc, test_idle_release);
+	tcase_add_test(tc, test_verify_cache);
 	tcase_add_loop_test(tc, test_splits, 0, UTIL_ARRAY_LEN(splits));
 	tcase_add_test(tc, test_echo_reentrant);
 	tcase_add_test(tc, test_close_notify);

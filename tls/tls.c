@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cm/err.h"
 #include "cm/log.h"
@@ -698,21 +699,16 @@ tls_session_is_up(const struct tls_session *s)
 	return s->state == TLS_ST_OPEN || s->state == TLS_ST_CLOSED;
 }
 
-/* Import the peer's chain. The parsed certificates are large (libtasn1
- * trees, some 15 KiB for a leaf and its CA) and a stream lives for hours,
- * so they are kept only while tls_session_check_peer() runs. */
+/* Parse the peer's chain DER[0..N). The parsed certificates are large
+ * (libtasn1 trees, some 15 KiB for a leaf and its CA) and a stream lives
+ * for hours, so they are kept only while tls_session_check_peer() runs. */
 static int
-tls_session_import_peer(struct tls_session *s, gnutls_x509_crt_t **chain,
-                        unsigned *n)
+tls_session_import_peer(const gnutls_datum_t *der, unsigned nder,
+                        gnutls_x509_crt_t **chain, unsigned *n)
 {
-	const gnutls_datum_t *der;
-	unsigned nder = 0, i;
+	unsigned i;
 
-	*chain = NULL;
 	*n = 0;
-	der = gnutls_certificate_get_peers(s->gs, &nder);
-	if (der == NULL || nder == 0)
-		return S2SD_ETLS_NOCERT;
 	*chain = gnutls_calloc(nder, sizeof(**chain));
 	if (*chain == NULL)
 		fatal("gnutls_calloc");
@@ -734,28 +730,58 @@ tls_session_import_peer(struct tls_session *s, gnutls_x509_crt_t **chain,
 	return 0;
 }
 
+/* Verify and take the leaf's identities; an accepted chain is remembered
+ * by the trust store (tls_vcache.c). */
+static void
+tls_session_verify_peer(struct tls_session *s, const gnutls_datum_t *der,
+                        unsigned nder)
+{
+	struct tls__vcache *vc = s->trust != NULL ? tls__trust_vcache(s->trust)
+	                                          : NULL;
+	uint8_t key[TLS__VCACHE_KEY];
+	gnutls_x509_crt_t *chain;
+	time_t now = time(NULL);
+	unsigned n;
+
+	if (vc != NULL) {
+		tls__vcache_key(der, nder, key);
+		if (tls__vcache_get(vc, key, now, &s->peer_ids)) {
+			s->has_peer = true;
+			s->chain_rc = 0;
+			s->chain_why[0] = '\0';
+			return;
+		}
+	}
+	if ((s->chain_rc = tls_session_import_peer(der, nder, &chain, &n)) < 0)
+		return;
+	s->has_peer = true;
+	tls__crt_ids(chain[0], &s->peer_ids);
+	s->chain_rc = tls__trust_verify(s->trust, chain, n, s->chain_why,
+	                                sizeof(s->chain_why));
+	if (s->chain_rc == 0 && vc != NULL)
+		tls__vcache_put(vc, key, now, chain, n, &s->peer_ids);
+	tls__free_chain(chain, n);
+}
+
 /* Once per session: the chain's verdict and the leaf's identities, which
  * is all later questions need. */
 static void
 tls_session_check_peer(struct tls_session *s)
 {
-	gnutls_x509_crt_t *chain;
-	unsigned n;
+	const gnutls_datum_t *der;
+	unsigned nder = 0;
 
 	if (s->chain_done)
 		return;
 	s->chain_done = true;
-	s->chain_rc = tls_session_import_peer(s, &chain, &n);
-	if (s->chain_rc == S2SD_ETLS_NOCERT) {
+	der = gnutls_certificate_get_peers(s->gs, &nder);
+	if (der != NULL && nder > 0)
+		tls_session_verify_peer(s, der, nder);
+	else
+		s->chain_rc = S2SD_ETLS_NOCERT;
+	if (s->chain_rc == S2SD_ETLS_NOCERT)
 		snprintf(s->chain_why, sizeof(s->chain_why),
 		         "peer presented no certificate");
-		return;
-	}
-	s->has_peer = true;
-	tls__crt_ids(chain[0], &s->peer_ids);
-	s->chain_rc = tls__trust_verify(s->trust, chain, n, s->chain_why,
-	                                sizeof(s->chain_why));
-	tls__free_chain(chain, n);
 }
 
 int
