@@ -28,6 +28,8 @@ struct s2s_link {
 	                                 * being taken apart, nothing may be
 	                                 * attached to it any more */
 	struct s2s_link *next, **prevp;
+	char *in_remote;                /* IN, once ready: its key in in_ready */
+	struct s2s_link *in_next;       /* ... and the next one of that key */
 };
 
 struct s2s {
@@ -45,6 +47,8 @@ struct s2s {
 	size_t nlinks;
 	struct s2s_attempt *attempts;   /* outbound attempts under way */
 	struct htab *per_addr;          /* IN peer address -> count */
+	struct htab *in_ready;          /* IN stream remote -> its ready links
+	                                 * (max_streams_per_domain) */
 	struct s2s_rate *rate;          /* IN rate per remote domain */
 	struct s2s_vchan *vchans;       /* verification streams being set up */
 	struct s2s_vreq *vreqs;         /* dialback verifications under way */

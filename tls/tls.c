@@ -22,6 +22,8 @@
 
 #define TLS_ALPN "xmpp-server"
 #define TLS_MAX_SOFT_ERRORS 16
+/* A TLS 1.3 record with its header, type byte and tag, and some room. */
+#define TLS_OUT_FIRST (16384 + 512)
 
 enum tls_state {
 	TLS_ST_NEW,
@@ -92,6 +94,12 @@ tls_session_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 {
 	struct tls_session *s = ptr;
 
+	/* The buffer is freed whenever it empties (tls_session_release):
+	 * start it at a full record, not at util_buf's 64 bytes doubled. */
+	if (s->out.cap == 0) {
+		s->out.cap = TLS_OUT_FIRST;
+		s->out.data = xmalloc(s->out.cap);
+	}
 	util_buf_append(&s->out, buf, len);
 	return (ssize_t)len;
 }
