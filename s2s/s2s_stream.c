@@ -306,6 +306,11 @@ s2s_stream__pair_add(struct s2s_stream *st, const char *local,
 		return p;
 	if (st->npairs == S2S_MAX_PAIRS)
 		return NULL;
+	if (st->npairs == st->cappairs) {
+		st->cappairs = st->cappairs == 0 ? 1 : st->cappairs * 2;
+		st->pairs = xreallocarray(st->pairs, st->cappairs,
+		                          sizeof(*st->pairs));
+	}
 	p = &st->pairs[st->npairs++];
 	p->local = xstrdup(local);
 	p->remote = xstrdup(remote);
@@ -520,6 +525,7 @@ s2s_stream_free(struct s2s_stream *st)
 		free(st->pairs[i].local);
 		free(st->pairs[i].remote);
 	}
+	free(st->pairs);
 	while (st->verifies != NULL) {
 		struct s2s_verify_req *r = st->verifies;
 		st->verifies = r->next;
@@ -562,6 +568,8 @@ s2s_stream_input(struct s2s_stream *st, const void *buf, size_t len,
 		                 "data after STARTTLS before the TLS handshake");
 		return S2SD_ESTREAM;
 	}
+	st->last_input = now;
+	st->compact_due = true;
 	while (len > 0 && !st->closed_reported) {
 		rc = xmlstream_feed(st->xml, p, len);
 		if (rc <= 0)
@@ -707,12 +715,36 @@ s2s_stream_close(struct s2s_stream *st, int err, const char *text,
 uint64_t
 s2s_stream_deadline(const struct s2s_stream *st)
 {
-	uint64_t sm;
+	uint64_t sm, next;
 
 	if (st->closed_reported)
 		return UINT64_MAX;
 	sm = s2s_stream__sm_deadline(st);
-	return sm < st->deadline ? sm : st->deadline;
+	next = sm < st->deadline ? sm : st->deadline;
+	if (st->compact_due && st->state == S2S_ST_READY &&
+	    st->last_input + S2S_STREAM_COMPACT_MS < next)
+		next = st->last_input + S2S_STREAM_COMPACT_MS;
+	return next;
+}
+
+/* An idle stream's parser and buffers go (some 10 KiB each, and most
+ * streams are idle most of the time); the next input rebuilds them. A
+ * stream caught inside a stanza tries again after its next input. */
+static void
+s2s_stream_compact(struct s2s_stream *st, uint64_t now)
+{
+	if (!st->compact_due || st->state != S2S_ST_READY ||
+	    now < st->last_input + S2S_STREAM_COMPACT_MS)
+		return;
+	st->compact_due = false;
+	if (xmlstream_compact(st->xml))
+		log_trace(LOG_SUB_XML, st->opts.connid, "parser compacted");
+}
+
+bool
+s2s_stream_is_compact(const struct s2s_stream *st)
+{
+	return xmlstream_is_compact(st->xml);
 }
 
 void
@@ -721,6 +753,8 @@ s2s_stream_tick(struct s2s_stream *st, uint64_t now)
 	st->now = now;
 	if (!st->closed_reported)
 		s2s_stream__sm_tick(st);
+	if (!st->closed_reported)
+		s2s_stream_compact(st, now);
 	if (st->closed_reported || now < st->deadline)
 		return;
 	if (st->state == S2S_ST_CLOSING) {

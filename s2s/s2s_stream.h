@@ -206,9 +206,15 @@ void s2s_stream_keepalive(struct s2s_stream *st);
  * the peer's close until the deadline. */
 void s2s_stream_close(struct s2s_stream *st, int err, const char *text,
                       uint64_t now);
-/* Next time-out (UINT64_MAX: none) and what to call when it passes. */
+/* Next time-out (UINT64_MAX: none) and what to call when it passes. A
+ * ready stream that has read nothing for S2S_STREAM_COMPACT_MS gives its
+ * parser memory back at the tick (xmlstream_compact), once per quiet
+ * spell. */
+#define S2S_STREAM_COMPACT_MS 1000
 uint64_t s2s_stream_deadline(const struct s2s_stream *st);
 void s2s_stream_tick(struct s2s_stream *st, uint64_t now);
+/* The parser holds no memory but the header's (see above). */
+bool s2s_stream_is_compact(const struct s2s_stream *st);
 
 /* Facts for logs, s2sctl and the owner. Strings borrowed from the stream;
  * NULL when not known yet. */

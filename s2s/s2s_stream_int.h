@@ -70,6 +70,8 @@ struct s2s_stream {
 	struct xmlstream *xml;
 	uint64_t deadline;
 	uint64_t now;           /* time of the current call */
+	uint64_t last_input;    /* time of the last bytes from the peer */
+	bool compact_due;       /* input came since the parser was compacted */
 	char *local;            /* our domain on this stream */
 	char *remote;           /* the peer's domain (header 'from', auth) */
 	char *id;               /* IN: ours; OUT: the peer's */
@@ -87,8 +89,8 @@ struct s2s_stream {
 	unsigned auth_tries;
 	size_t peer_max_bytes;  /* OUT: XEP-0478 max-bytes, 0: none */
 	enum s2s_auth auth;     /* how the first pair was authenticated */
-	struct s2s_pair pairs[S2S_MAX_PAIRS];
-	size_t npairs;
+	struct s2s_pair *pairs; /* grown on demand: most streams have one */
+	size_t npairs, cappairs;
 	struct s2s_verify_req *verifies;
 	struct s2s_stream_sm_cbs smcbs;
 	struct s2s_sm *sm;      /* XEP-0198 counters, NULL until used */

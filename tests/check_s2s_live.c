@@ -112,6 +112,7 @@ make_tls(const char *domain, bool trusted_cert)
 static struct {
 	bool any_cert;          /* require_valid_certs off */
 	const char *secret;     /* dialback secret (NULL: none) */
+	size_t max_streams;     /* max_streams_per_domain (0: none) */
 } next;
 
 static void
@@ -126,7 +127,8 @@ side_start(struct side *sd, const char *domain, enum s2s_security sec,
 	    .step_timeout_ms = 1500, .idle_ms = 60000, .max_conns = 100,
 	    .max_conns_per_addr = 100, .queue_max_stanzas = 20000,
 	    .queue_max_bytes = 64 << 20, .backoff_min_ms = 2000,
-	    .backoff_max_ms = 60000};
+	    .backoff_max_ms = 60000,
+	    .max_streams_per_domain = next.max_streams};
 	struct s2s_cbs cbs = {side_is_local, side_deliver};
 	struct util_buf errors = {0};
 	const char *addrs[] = {"127.0.0.1:0", NULL};
@@ -283,6 +285,55 @@ START_TEST(test_sasl_external_required)
 	                  strstr(d.data, "auth=external tls=TLS1.3 state=ready"),
 	              "%s", d.data);
 	util_buf_free(&d);
+	world_stop();
+}
+END_TEST
+
+static size_t count_lines(struct side *sd, const char *what);
+
+/* max_streams_per_domain counts a domain's authenticated inbound streams:
+ * three servers of a.test, a limit of two, so the third stream is closed;
+ * once one of the two has gone, the third gets in. */
+START_TEST(test_streams_per_domain)
+{
+	static struct side a2, a3;
+
+	world_start();
+	next.max_streams = 2;
+	side_start(&W.b, "b.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	next.max_streams = 0;
+	side_start(&W.a, "a.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	memset(&a2, 0, sizeof(a2));
+	memset(&a3, 0, sizeof(a3));
+	side_start(&a2, "a.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	side_start(&a3, "a.test", S2S_SEC_REQUIRED, true, "default allow\n");
+	expect_b_at(W.b.port, 0);
+	expect_b_at(W.b.port, 0);
+	expect_b_at(W.b.port, 0);
+	send_msg(&W.a, "bob@b.test", 1);
+	world_run(0, 1, 10);
+	send_msg(&a2, "bob@b.test", 2);
+	world_run(0, 2, 10);
+	ck_assert_msg(!W.timed_out, "not delivered");
+	ck_assert_uint_eq(count_lines(&W.b, " in local=b.test remote=a.test"),
+	                  2);
+	send_msg(&a3, "bob@b.test", 3);
+	world_run(0, 3, 2);
+	ck_assert_msg(W.timed_out, "a third stream was accepted");
+	ck_assert_uint_eq(W.b.ngot, 2);
+	ck_assert_uint_eq(count_lines(&W.b, " in local=b.test remote=a.test"),
+	                  2);
+	side_stop(&a2);
+	memset(&a2, 0, sizeof(a2));
+	world_run(0, 3, 1);     /* a2's stream goes away */
+	ck_assert_uint_eq(count_lines(&W.b, " in local=b.test remote=a.test"),
+	                  1);
+	expect_b_at(W.b.port, 0);       /* a3 connects again */
+	send_msg(&a3, "bob@b.test", 4);
+	world_run(0, 3, 10);
+	ck_assert_msg(!W.timed_out, "the third stream was refused again");
+	ck_assert_str_eq(stanza_attr(W.b.got[2], "id"), "m4");
+	side_stop(&a3);
 	world_stop();
 }
 END_TEST
@@ -729,6 +780,7 @@ live_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_sasl_external_required);
+	tcase_add_test(tc, test_streams_per_domain);
 	tcase_add_test(tc, test_untrusted_certificate_bounces);
 	tcase_add_test(tc, test_second_srv_target);
 	tcase_add_test(tc, test_nxdomain_bounces);

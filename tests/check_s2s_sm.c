@@ -551,6 +551,12 @@ START_TEST(test_negotiate_and_ack)
 	s2s_stream_tick(p->out.st, p->now);
 	pump(p);
 	ck_assert_uint_eq(s2s_stream_sm_unacked(p->out.st), 0);
+	/* Nothing left to wait for but the idle parser's compaction. */
+	ck_assert_uint_eq(s2s_stream_deadline(p->out.st),
+	                  p->now + S2S_STREAM_COMPACT_MS);
+	p->now += S2S_STREAM_COMPACT_MS;
+	s2s_stream_tick(p->out.st, p->now);
+	ck_assert(s2s_stream_is_compact(p->out.st));
 	ck_assert_uint_eq(s2s_stream_deadline(p->out.st), UINT64_MAX);
 	/* A clean close: IN's final <a/>, nothing to resume. */
 	s2s_stream_close(p->out.st, 0, NULL, p->now);

@@ -1197,6 +1197,60 @@ in_bidi_sm_resume(struct harness *h)
 	ck_assert_int_eq(h->closed, 0);
 }
 
+/* Idle for S2S_STREAM_COMPACT_MS: the parser is compacted at the tick,
+ * once. After it the stream reads and sends as before (a bidi stream
+ * authenticated with SASL EXTERNAL, then a second pair by dialback), and
+ * closes cleanly. */
+static void
+h_idle(struct harness *h)
+{
+	ck_assert_uint_eq(s2s_stream_deadline(h->st),
+	                  h->now + S2S_STREAM_COMPACT_MS);
+	h->now += S2S_STREAM_COMPACT_MS;
+	s2s_stream_tick(h->st, h->now);
+	ck_assert(s2s_stream_is_compact(h->st));
+	ck_assert_uint_eq(s2s_stream_deadline(h->st), UINT64_MAX);
+}
+
+static void
+in_idle_compact(struct harness *h)
+{
+	struct h_extra x = {.bidi = true};
+
+	h_init_ex(h, S2S_ROLE_IN, S2S_SEC_REQUIRED, h->bytewise, &x);
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	h_feed(h, STARTTLS);
+	s2s_stream_tls_done(h->st, 0, h->now);
+	h_feed(h, PEER_HDR("a.test", "b.test") BIDI_REQ);
+	h_feed(h, "<auth xmlns='" NS_SASL "' mechanism='EXTERNAL'>YS50ZXN0"
+	          "</auth>");
+	ck_sent(h, "<success xmlns='" NS_SASL "'/>");
+	/* Still negotiating: nothing to compact. */
+	ck_assert(!s2s_stream_is_compact(h->st));
+	h_feed(h, PEER_HDR("a.test", "b.test"));
+	ck_assert_int_eq(h->auths, 1);
+	ck_assert(s2s_stream_bidi(h->st));
+	h_take(h);
+	h_idle(h);
+	h_feed(h, MSG("a@a.test", "b@b.test"));
+	ck_assert_int_eq(h->nstanzas, 1);
+	ck_assert(!s2s_stream_is_compact(h->st));
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@a.test"), 0);
+	ck_sent(h, "<message from='x@b.test' to='y@a.test'/>");
+	h_idle(h);
+	ck_assert_int_eq(h_send_msg(h, "x@b.test", "y@a.test"), 0);
+	ck_sent(h, "<message from='x@b.test' to='y@a.test'/>");
+	h_feed(h, "<db:result from='a2.test' to='b.test'>k</db:result>");
+	s2s_stream_dialback_verified(h->st, "b.test", "a2.test", true, 0,
+	                             h->now);
+	ck_sent(h, "type='valid'");
+	h_idle(h);
+	h_feed(h, MSG("c@a2.test", "b@b.test") "</stream:stream>");
+	ck_assert_int_eq(h->nstanzas, 2);
+	ck_assert_int_eq(h->closed, 1);
+	ck_assert_int_eq(h->closed_err, 0);
+}
+
 typedef void scenario_fn(struct harness *h);
 
 static scenario_fn *const scenarios[] = {
@@ -1241,6 +1295,7 @@ static scenario_fn *const scenarios[] = {
     in_bidi_sm,
     out_bidi_sm,
     in_bidi_sm_resume,
+    in_idle_compact,
 };
 
 /* Slowloris: bytes trickling in never move a step's deadline. One byte a

@@ -406,6 +406,121 @@ START_TEST(test_handshake_and_data)
 }
 END_TEST
 
+/* An idle session keeps no buffers; the peer's chain is checked once and
+ * dropped, its names kept: later questions get the same answers, and
+ * traffic after a quiet spell still flows both ways. */
+START_TEST(test_idle_release)
+{
+	struct tls_ctx *cctx = ctx_one(L_CLIENT, fx.trust);
+	struct tls_ctx *sctx = ctx_one(L_EXAMPLE, fx.trust);
+	struct end c = {0}, s = {0};
+	char big[40000], why[256];
+	int round;
+
+	pair(&c, &s, cctx, sctx, &plain);
+	assert_up(&c, &s);
+	ck_assert_uint_eq(tls_session_buffer_bytes(c.s), 0);
+	ck_assert_uint_eq(tls_session_buffer_bytes(s.s), 0);
+	ck_assert_int_eq(tls_session_verify_chain(s.s, why, sizeof(why)), 0);
+	for (round = 0; round < 2; round++) {
+		ck_assert_int_eq(tls_session_verify_name(s.s, "client.test",
+		                                         why, sizeof(why)), 0);
+		ck_assert_int_eq(tls_session_verify_name(s.s, "other.test",
+		                                         why, sizeof(why)),
+		                 S2SD_ETLS_NAME);
+		ck_assert_int_eq(tls_session_verify_chain(s.s, NULL, 0), 0);
+		pattern(big, sizeof(big), (unsigned)round);
+		ck_assert_int_eq(tls_session_write(c.s, big, sizeof(big)), 0);
+		ck_assert_int_eq(tls_session_write(s.s, big, 100), 0);
+		run(&c, &s, round == 0 ? 0 : 1000);
+		ck_assert_uint_eq(s.rx.len, sizeof(big));
+		ck_assert_mem_eq(s.rx.data, big, sizeof(big));
+		ck_assert_uint_eq(c.rx.len, 100);
+		util_buf_reset(&s.rx);
+		util_buf_reset(&c.rx);
+		ck_assert_uint_eq(tls_session_buffer_bytes(c.s), 0);
+		ck_assert_uint_eq(tls_session_buffer_bytes(s.s), 0);
+	}
+	/* Input kept while reading is stopped is a buffer until read. */
+	s.stop_at = 1;
+	ck_assert_int_eq(tls_session_write(c.s, "<a/>", 4), 0);
+	ck_assert_int_eq(tls_session_write(c.s, "<b/>", 4), 0);
+	deliver(&c, &s, 0);
+	ck_assert_uint_gt(tls_session_buffer_bytes(s.s), 0);
+	s.stop_at = 0;
+	tls_session_read_start(s.s);
+	ck_assert_int_eq(tls_session_feed(s.s, NULL, 0), 0);
+	ck_assert_str_eq(s.rx.data, "<a/><b/>");
+	ck_assert_uint_eq(tls_session_buffer_bytes(s.s), 0);
+	end_free(&c);
+	end_free(&s);
+	tls_ctx_unref(cctx);
+	tls_ctx_unref(sctx);
+}
+END_TEST
+
+/* The trust store remembers chains it accepted: the same chain again is
+ * not verified again, and gets the same answers; failures are verified
+ * every time; another store (a reload) starts with nothing. */
+START_TEST(test_verify_cache)
+{
+	static const struct {
+		enum leaf cert;
+		const char *domain;
+		int chain, name;
+		uint64_t hits;          /* after this session */
+	} steps[] = {
+	    {L_CLIENT, "client.test", 0, 0, 0},
+	    {L_CLIENT, "client.test", 0, 0, 1},
+	    {L_EXPIRED, "example.com", S2SD_ETLS_EXPIRED, 0, 1},
+	    {L_EXPIRED, "example.com", S2SD_ETLS_EXPIRED, 0, 1},
+	    {L_CLIENTONLY, "client.test", S2SD_ETLS_PURPOSE, 0, 1},
+	    {L_CLIENTONLY, "client.test", S2SD_ETLS_PURPOSE, 0, 1},
+	    {L_WILD, "a.example.com", 0, 0, 1},
+	    {L_WILD, "a.b.example.com", 0, S2SD_ETLS_NAME, 2},
+	    {L_CLIENT, "client.test", 0, 0, 3},
+	};
+	struct tls_ctx *sctx = ctx_one(L_EXAMPLE, fx.trust), *cctx, *other;
+	struct tls_trust *trust = tls_ctx_trust(sctx);
+	struct end c = {0}, s = {0};
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < UTIL_ARRAY_LEN(steps); i++) {
+		cctx = ctx_one(steps[i].cert, fx.trust);
+		pair(&c, &s, cctx, sctx, &plain);
+		assert_up(&c, &s);
+		ck_assert_int_eq(tls_session_verify_chain(s.s, why,
+		                                          sizeof(why)),
+		                 steps[i].chain);
+		ck_assert_int_eq(tls_session_verify_name(s.s, steps[i].domain,
+		                                         why, sizeof(why)),
+		                 steps[i].name);
+		ck_assert_int_eq(tls_session_verify_name(s.s, "other.test",
+		                                         NULL, 0),
+		                 S2SD_ETLS_NAME);
+		ck_assert_uint_eq(tls__vcache_hits(tls__trust_vcache(trust)),
+		                  steps[i].hits);
+		end_free(&c);
+		end_free(&s);
+		tls_ctx_unref(cctx);
+	}
+	/* Another store: verified afresh. */
+	other = ctx_one(L_EXAMPLE, fx.trust);
+	cctx = ctx_one(L_CLIENT, fx.trust);
+	ck_assert_ptr_ne(tls_ctx_trust(other), trust);
+	pair(&c, &s, cctx, other, &plain);
+	ck_assert_int_eq(tls_session_verify_chain(s.s, NULL, 0), 0);
+	ck_assert_uint_eq(
+	    tls__vcache_hits(tls__trust_vcache(tls_ctx_trust(other))), 0);
+	end_free(&c);
+	end_free(&s);
+	tls_ctx_unref(cctx);
+	tls_ctx_unref(other);
+	tls_ctx_unref(sctx);
+}
+END_TEST
+
 /* Every split of the input: one byte per feed, small pieces, records cut
  * anywhere, one large burst. Data goes both ways in the same run. */
 static const size_t splits[] = {1, 2, 7, 100, 1500, 16384 + 5, 0};
@@ -1397,6 +1512,8 @@ tls_suite(void)
 	tcase_add_unchecked_fixture(tc, fx_setup, fx_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_handshake_and_data);
+	tcase_add_test(tc, test_idle_release);
+	tcase_add_test(tc, test_verify_cache);
 	tcase_add_loop_test(tc, test_splits, 0, UTIL_ARRAY_LEN(splits));
 	tcase_add_test(tc, test_echo_reentrant);
 	tcase_add_test(tc, test_close_notify);

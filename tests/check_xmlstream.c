@@ -180,6 +180,11 @@ run_done(struct run *r)
 	util_buf_free(&r->log);
 }
 
+/* When set, run_feed compacts the stream before every piece (as an idle
+ * stream's owner does) and counts the times it took. */
+static bool compact_each;
+static int ncompacted;
+
 /* Feed one piece; a restart from a callback leaves bytes unparsed, which
  * belong to the new stream here, so feed them again. Returns the last
  * result. */
@@ -189,6 +194,9 @@ run_feed(struct run *r, const char *buf, size_t len)
 	int rc;
 
 	for (;;) {
+		if (compact_each && xmlstream_compact(r->xs) &&
+		    xmlstream_is_compact(r->xs))
+			ncompacted++;
 		rc = xmlstream_feed(r->xs, buf, len);
 		ck_assert_int_le(rc, (int)len);
 		if (rc <= 0 || r->stop_after > 0)
@@ -338,6 +346,24 @@ START_TEST(test_transcript)
 	ck_assert_ptr_nonnull(strstr(log, "\nstanza "));
 	check_splits(NULL, data, len, expect, 40);
 	free(log);
+	free(expect);
+	free(data);
+}
+END_TEST
+
+/* A stream compacted wherever it can be (between any two pieces of any
+ * split) gives the same events, raw bytes included. */
+START_TEST(test_transcript_compact)
+{
+	size_t len, elen;
+	char *data = read_file(transcripts[_i], "xml", &len);
+	char *expect = read_file(transcripts[_i], "events", &elen);
+
+	compact_each = true;
+	ncompacted = 0;
+	check_splits(NULL, data, len, expect, 10);
+	ck_assert_int_gt(ncompacted, 0);
+	compact_each = false;
 	free(expect);
 	free(data);
 }
@@ -784,6 +810,44 @@ START_TEST(test_reset_inside)
 }
 END_TEST
 
+/* Compaction frees the parser only between stanzas with nothing held, and
+ * the stream goes on with its header's namespaces afterwards. */
+START_TEST(test_compact)
+{
+	const char *part = "<message from='a@b.example'><body>hi</bo";
+	const char *tail = "<stream:error><x xmlns='urn:x'/></stream:error>"
+	                   "</stream:stream>";
+	struct run r;
+
+	run_init(&r, NULL);
+	/* Before the header: nothing to give back yet. */
+	ck_assert(!xmlstream_compact(r.xs));
+	ck_assert_int_eq(run_feed(&r, HDR, strlen(HDR)), 0);
+	ck_assert(xmlstream_compact(r.xs));
+	ck_assert(xmlstream_is_compact(r.xs));
+	ck_assert(xmlstream_compact(r.xs));     /* again: no change */
+	ck_assert_str_eq(xmlstream_prefix_ns(r.xs, "stream"), NS_STREAMS);
+	ck_assert_int_eq(run_feed(&r, part, strlen(part)), 0);
+	ck_assert(!xmlstream_is_compact(r.xs));
+	/* Inside a stanza, or a tag cut short: refused, nothing lost. */
+	ck_assert(!xmlstream_compact(r.xs));
+	ck_assert_int_eq(run_feed(&r, "dy></message><pres", 18), 0);
+	ck_assert(!xmlstream_compact(r.xs));
+	ck_assert_int_eq(run_feed(&r, "ence/>", 6), 0);
+	ck_assert(xmlstream_compact(r.xs));
+	ck_assert_int_eq(r.nstanzas, 2);
+	/* A prefix from the header still resolves after a compaction; the
+	 * stream's end tag still matches the header. */
+	ck_assert_int_eq(run_feed(&r, tail, strlen(tail)), 0);
+	ck_assert_int_eq(r.nerrors, 0);
+	ck_assert_int_eq(r.nstanzas, 3);
+	ck_assert_ptr_nonnull(strstr(r.log.data, "<{" NS_STREAMS "}error>"));
+	ck_assert_ptr_nonnull(strstr(r.log.data, "\nclose\n"));
+	ck_assert(!xmlstream_compact(r.xs));    /* closed */
+	run_done(&r);
+}
+END_TEST
+
 START_TEST(test_close)
 {
 	const char *in = HDR "<presence/></stream:stream>\n";
@@ -1049,6 +1113,8 @@ xmlstream_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_transcript, 0,
 	                    UTIL_ARRAY_LEN(transcripts));
+	tcase_add_loop_test(tc, test_transcript_compact, 0,
+	                    UTIL_ARRAY_LEN(transcripts));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("bad");
 	tcase_add_loop_test(tc, test_bad, 0, UTIL_ARRAY_LEN(bad_cases));
@@ -1067,6 +1133,7 @@ xmlstream_suite(void)
 	tc = tcase_create("control");
 	tcase_add_test(tc, test_reset_outside);
 	tcase_add_test(tc, test_reset_inside);
+	tcase_add_test(tc, test_compact);
 	tcase_add_test(tc, test_close);
 	tcase_add_test(tc, test_stop);
 	tcase_add_loop_test(tc, test_reset_in_error, 0, 3);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cm/err.h"
 #include "cm/log.h"
@@ -21,6 +22,8 @@
 
 #define TLS_ALPN "xmpp-server"
 #define TLS_MAX_SOFT_ERRORS 16
+/* A TLS 1.3 record with its header, type byte and tag, and some room. */
+#define TLS_OUT_FIRST (16384 + 512)
 
 enum tls_state {
 	TLS_ST_NEW,
@@ -51,13 +54,11 @@ struct tls_session {
 	size_t feed_len;
 	struct util_buf out;            /* ciphertext not yet given to send */
 	size_t inflight;                /* given to send, not confirmed */
-	bool chain_done;
+	bool chain_done;                /* chain_rc, chain_why, peer_ids set */
+	bool has_peer;                  /* the peer sent a parsable chain */
 	int chain_rc;
 	char chain_why[256];
-	bool peer_loaded;
-	gnutls_x509_crt_t *peer;
-	unsigned npeer;
-	struct tls__ids peer_ids;
+	struct tls__ids peer_ids;       /* of the peer's leaf */
 };
 
 static const char *
@@ -93,6 +94,12 @@ tls_session_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 {
 	struct tls_session *s = ptr;
 
+	/* The buffer is freed whenever it empties (tls_session_release):
+	 * start it at a full record, not at util_buf's 64 bytes doubled. */
+	if (s->out.cap == 0) {
+		s->out.cap = TLS_OUT_FIRST;
+		s->out.data = xmalloc(s->out.cap);
+	}
 	util_buf_append(&s->out, buf, len);
 	return (ssize_t)len;
 }
@@ -168,8 +175,6 @@ static void
 tls_session_destroy(struct tls_session *s)
 {
 	gnutls_deinit(s->gs);
-	if (s->peer != NULL)
-		tls__free_chain(s->peer, s->npeer);
 	tls__ids_free(&s->peer_ids);
 	util_buf_free(&s->in);
 	util_buf_free(&s->out);
@@ -188,12 +193,28 @@ tls_session_enter(struct tls_session *s)
 	s->depth++;
 }
 
+/* An idle stream holds no buffers: most of them stay idle for hours, and
+ * a busy one pays one allocation per read or flush, small beside the
+ * cipher work on the same bytes. */
+static void
+tls_session_release(struct tls_session *s)
+{
+	if (s->in.len == s->in_off) {
+		util_buf_free(&s->in);
+		s->in_off = 0;
+	}
+	if (s->out.len == 0)
+		util_buf_free(&s->out);
+}
+
 /* Every public call that may produce output or call back ends here. */
 static void
 tls_session_leave(struct tls_session *s)
 {
-	if (s->depth == 1)
+	if (s->depth == 1) {
 		tls_session_flush(s);
+		tls_session_release(s);
+	}
 	if (--s->depth == 0 && s->dead)
 		tls_session_destroy(s);
 }
@@ -669,6 +690,12 @@ tls_session_read_start(struct tls_session *s)
 }
 
 size_t
+tls_session_buffer_bytes(const struct tls_session *s)
+{
+	return s->in.cap + s->out.cap;
+}
+
+size_t
 tls_session_buffered(const struct tls_session *s)
 {
 	return s->in.len - s->in_off + s->feed_len;
@@ -680,39 +707,89 @@ tls_session_is_up(const struct tls_session *s)
 	return s->state == TLS_ST_OPEN || s->state == TLS_ST_CLOSED;
 }
 
-/* Import the peer's chain once; later calls reuse it. */
+/* Parse the peer's chain DER[0..N). The parsed certificates are large
+ * (libtasn1 trees, some 15 KiB for a leaf and its CA) and a stream lives
+ * for hours, so they are kept only while tls_session_check_peer() runs. */
 static int
-tls_session_load_peer(struct tls_session *s)
+tls_session_import_peer(const gnutls_datum_t *der, unsigned nder,
+                        gnutls_x509_crt_t **chain, unsigned *n)
 {
-	const gnutls_datum_t *der;
-	unsigned n = 0, i;
+	unsigned i;
 
-	if (s->peer_loaded)
-		return s->npeer > 0 ? 0 : S2SD_ETLS_NOCERT;
-	s->peer_loaded = true;
-	der = gnutls_certificate_get_peers(s->gs, &n);
-	if (der == NULL || n == 0)
-		return S2SD_ETLS_NOCERT;
-	s->peer = gnutls_calloc(n, sizeof(*s->peer));
-	if (s->peer == NULL)
+	*n = 0;
+	*chain = gnutls_calloc(nder, sizeof(**chain));
+	if (*chain == NULL)
 		fatal("gnutls_calloc");
-	for (i = 0; i < n; i++) {
-		if (gnutls_x509_crt_init(&s->peer[i]) < 0)
+	for (i = 0; i < nder; i++) {
+		if (gnutls_x509_crt_init(&(*chain)[i]) < 0)
 			fatal("gnutls_x509_crt_init");
-		s->npeer++;
-		if (gnutls_x509_crt_import(s->peer[i], &der[i],
+		++*n;
+		if (gnutls_x509_crt_import((*chain)[i], &der[i],
 		                           GNUTLS_X509_FMT_DER) < 0)
 			break;
 	}
-	if (i < n) {
+	if (i < nder) {
 		/* An unparsable certificate: keep none, verify nothing. */
-		tls__free_chain(s->peer, s->npeer);
-		s->peer = NULL;
-		s->npeer = 0;
+		tls__free_chain(*chain, *n);
+		*chain = NULL;
+		*n = 0;
 		return S2SD_ETLS_NOCERT;
 	}
-	tls__crt_ids(s->peer[0], &s->peer_ids);
 	return 0;
+}
+
+/* Verify and take the leaf's identities; an accepted chain is remembered
+ * by the trust store (tls_vcache.c). */
+static void
+tls_session_verify_peer(struct tls_session *s, const gnutls_datum_t *der,
+                        unsigned nder)
+{
+	struct tls__vcache *vc = s->trust != NULL ? tls__trust_vcache(s->trust)
+	                                          : NULL;
+	uint8_t key[TLS__VCACHE_KEY];
+	gnutls_x509_crt_t *chain;
+	time_t now = time(NULL);
+	unsigned n;
+
+	if (vc != NULL) {
+		tls__vcache_key(der, nder, key);
+		if (tls__vcache_get(vc, key, now, &s->peer_ids)) {
+			s->has_peer = true;
+			s->chain_rc = 0;
+			s->chain_why[0] = '\0';
+			return;
+		}
+	}
+	if ((s->chain_rc = tls_session_import_peer(der, nder, &chain, &n)) < 0)
+		return;
+	s->has_peer = true;
+	tls__crt_ids(chain[0], &s->peer_ids);
+	s->chain_rc = tls__trust_verify(s->trust, chain, n, s->chain_why,
+	                                sizeof(s->chain_why));
+	if (s->chain_rc == 0 && vc != NULL)
+		tls__vcache_put(vc, key, now, chain, n, &s->peer_ids);
+	tls__free_chain(chain, n);
+}
+
+/* Once per session: the chain's verdict and the leaf's identities, which
+ * is all later questions need. */
+static void
+tls_session_check_peer(struct tls_session *s)
+{
+	const gnutls_datum_t *der;
+	unsigned nder = 0;
+
+	if (s->chain_done)
+		return;
+	s->chain_done = true;
+	der = gnutls_certificate_get_peers(s->gs, &nder);
+	if (der != NULL && nder > 0)
+		tls_session_verify_peer(s, der, nder);
+	else
+		s->chain_rc = S2SD_ETLS_NOCERT;
+	if (s->chain_rc == S2SD_ETLS_NOCERT)
+		snprintf(s->chain_why, sizeof(s->chain_why),
+		         "peer presented no certificate");
 }
 
 int
@@ -720,17 +797,7 @@ tls_session_verify_chain(struct tls_session *s, char *why, size_t whylen)
 {
 	if (!tls_session_is_up(s))
 		return -ENOTCONN;
-	if (!s->chain_done) {
-		s->chain_done = true;
-		s->chain_rc = tls_session_load_peer(s);
-		if (s->chain_rc == S2SD_ETLS_NOCERT)
-			snprintf(s->chain_why, sizeof(s->chain_why),
-			         "peer presented no certificate");
-		else
-			s->chain_rc = tls__trust_verify(s->trust, s->peer,
-			                                s->npeer, s->chain_why,
-			                                sizeof(s->chain_why));
-	}
+	tls_session_check_peer(s);
 	if (why != NULL && whylen > 0)
 		snprintf(why, whylen, "%s", s->chain_why);
 	return s->chain_rc;
@@ -740,14 +807,13 @@ int
 tls_session_verify_name(struct tls_session *s, const char *domain, char *why,
                         size_t whylen)
 {
-	int rc;
-
 	if (!tls_session_is_up(s))
 		return -ENOTCONN;
-	if ((rc = tls_session_load_peer(s)) < 0) {
+	tls_session_check_peer(s);
+	if (!s->has_peer) {
 		if (why != NULL && whylen > 0)
 			snprintf(why, whylen, "peer presented no certificate");
-		return rc;
+		return S2SD_ETLS_NOCERT;
 	}
 	return tls_verify_name(domain, s->peer_ids.v, s->peer_ids.n,
 	                       s->peer_ids.has_san, NULL, why, whylen);

@@ -103,6 +103,9 @@ void tls_session_hold(struct tls_session *s, bool hold);
 void tls_session_read_stop(struct tls_session *s);
 void tls_session_read_start(struct tls_session *s);
 size_t tls_session_buffered(const struct tls_session *s); /* kept input */
+/* Bytes of buffer the session holds (0 between calls when nothing is kept
+ * or held back: idle sessions keep no buffers). */
+size_t tls_session_buffer_bytes(const struct tls_session *s);
 
 /* Chain check against the trust store the session started with, for the
  * TLS server purpose whichever our role: 0, S2SD_ETLS_NOCERT, or a chain

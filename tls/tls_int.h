@@ -9,6 +9,7 @@
 #include <gnutls/x509.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "tls/tls_ctx.h"
@@ -34,6 +35,7 @@ struct tls__cred {
 /* tls_x509.c: certificates, keys and names. WHY gets a human reason. */
 void tls__crt_ids(gnutls_x509_crt_t crt, struct tls__ids *out);
 void tls__ids_free(struct tls__ids *ids);
+void tls__ids_copy(const struct tls__ids *from, struct tls__ids *to);
 void tls__dn(gnutls_x509_crt_t crt, bool issuer, char *buf, size_t len);
 void tls__time_str(time_t t, char *buf, size_t len);
 void tls__fingerprint(gnutls_x509_crt_t crt, char *buf, size_t len);
@@ -56,6 +58,25 @@ const char *tls__fail_class(gnutls_session_t gs, int rc);
  * an S2SD_ETLS_* chain code with WHY. */
 int tls__trust_verify(const struct tls_trust *trust, gnutls_x509_crt_t *chain,
                       unsigned n, char *why, size_t whylen);
+
+/* tls_vcache.c: peer chains a trust store accepted, keyed by the SHA-256
+ * of the chain's DER (tls__vcache_key). get copies the leaf's identities
+ * into IDS (owned by the caller) on a hit; put copies IDS and keeps them
+ * until the chain's first notAfter, five minutes at most. */
+#define TLS__VCACHE_KEY 32
+struct tls__vcache;
+struct tls__vcache *tls__vcache_new(void);
+void tls__vcache_free(struct tls__vcache *vc);
+void tls__vcache_key(const gnutls_datum_t *der, unsigned n, uint8_t *key);
+bool tls__vcache_get(struct tls__vcache *vc, const uint8_t *key, time_t now,
+                     struct tls__ids *ids);
+void tls__vcache_put(struct tls__vcache *vc, const uint8_t *key, time_t now,
+                     gnutls_x509_crt_t *chain, unsigned n,
+                     const struct tls__ids *ids);
+uint64_t tls__vcache_hits(const struct tls__vcache *vc);
+/* tls_trust.c: the cache of verdicts on this trust store (created on first
+ * use; freed with the store, so a reload starts afresh). */
+struct tls__vcache *tls__trust_vcache(struct tls_trust *trust);
 
 /* tls_ctx.c: what sessions take from their context. */
 gnutls_certificate_credentials_t tls__ctx_creds(const struct tls_ctx *ctx);

@@ -20,6 +20,7 @@ struct tls_trust {
 	int refs;
 	gnutls_x509_trust_list_t tl;
 	size_t ndir, nsys, ncrl;
+	struct tls__vcache *vc;         /* verdicts, see tls_vcache.c */
 };
 
 static int
@@ -111,6 +112,7 @@ tls_trust_free(struct tls_trust *t)
 {
 	if (t->tl != NULL)
 		gnutls_x509_trust_list_deinit(t->tl, 1);
+	tls__vcache_free(t->vc);
 	free(t);
 }
 
@@ -165,6 +167,14 @@ tls_trust_unref(struct tls_trust *t)
 		fatalx("%s: refcount underflow", __func__);
 	if (--t->refs == 0)
 		tls_trust_free(t);
+}
+
+struct tls__vcache *
+tls__trust_vcache(struct tls_trust *t)
+{
+	if (t->vc == NULL)
+		t->vc = tls__vcache_new();
+	return t->vc;
 }
 
 size_t

@@ -110,6 +110,20 @@ tls__ids_free(struct tls__ids *ids)
 }
 
 void
+tls__ids_copy(const struct tls__ids *from, struct tls__ids *to)
+{
+	size_t i;
+
+	to->n = from->n;
+	to->has_san = from->has_san;
+	to->v = from->n > 0 ? xcalloc(from->n, sizeof(*to->v)) : NULL;
+	for (i = 0; i < from->n; i++) {
+		to->v[i] = from->v[i];
+		to->v[i].value = xmemdup(from->v[i].value, from->v[i].len);
+	}
+}
+
+void
 tls__dn(gnutls_x509_crt_t crt, bool issuer, char *buf, size_t len)
 {
 	gnutls_datum_t d = {NULL, 0};

@@ -66,6 +66,8 @@ struct xmlstream {
 	bool reset_pending;
 	bool in_feed;                   /* callbacks may run */
 	bool in_parse;                  /* expat is running */
+	bool replaying;                 /* expat reads our copy of the header */
+	char *hdr_prefix;               /* as the header was written, or NULL */
 
 	struct stanza *hdr;
 	struct xmlstream_decl *hdrns;   /* declarations on the header */
@@ -88,6 +90,7 @@ struct xmlstream {
 	uint64_t mark;                  /* end of the last event outside TOP */
 	uint64_t top_start;
 	uint64_t ev_end;                /* end of the event being handled */
+	int64_t base;                   /* stream offset of expat's byte 0 */
 };
 
 /* A name from expat split in place: "uri\1local\1prefix", "uri\1local" or
@@ -144,17 +147,26 @@ xmlstream_qname_done(struct xmlstream_qname *q)
 		free(q->buf);
 }
 
+/* Offsets in the stream of the current event's start and end: expat
+ * counts from its own start, which is BASE (see xmlstream_compact). */
+static uint64_t
+xmlstream_event_start(struct xmlstream *xs)
+{
+	return (uint64_t)(XML_GetCurrentByteIndex(xs->parser) + xs->base);
+}
+
 static uint64_t
 xmlstream_event_end(struct xmlstream *xs)
 {
-	return (uint64_t)XML_GetCurrentByteIndex(xs->parser) +
+	return xmlstream_event_start(xs) +
 	       (uint64_t)XML_GetCurrentByteCount(xs->parser);
 }
 
+/* Events come from the peer's bytes, not from a replayed header. */
 static bool
 xmlstream_live(const struct xmlstream *xs)
 {
-	return !xs->stopped && !xs->reset_pending &&
+	return !xs->stopped && !xs->reset_pending && !xs->replaying &&
 	       xs->state != XMLSTREAM_FAILED && xs->state != XMLSTREAM_CLOSED;
 }
 
@@ -359,6 +371,7 @@ xmlstream_open_header(struct xmlstream *xs, const struct xmlstream_qname *q,
 		return;
 	}
 	xs->hdr = stanza_new(q->ns, q->local);
+	xs->hdr_prefix = q->prefix != NULL ? xstrdup(q->prefix) : NULL;
 	xmlstream_add_attrs(xs, xs->hdr, atts);
 	xs->depth = 1;
 	xs->state = XMLSTREAM_OPEN;
@@ -383,7 +396,7 @@ xmlstream_open_elem(struct xmlstream *xs, const struct xmlstream_qname *q,
 	if (xs->depth == 1) {
 		xs->top = stanza_new(ns, q->local);
 		xs->cur = xs->top;
-		xs->top_start = (uint64_t)XML_GetCurrentByteIndex(xs->parser);
+		xs->top_start = xmlstream_event_start(xs);
 		xs->safe = strcmp(ns, xmlstream_content_ns(xs)) == 0;
 	} else {
 		xs->cur = stanza_add_child(xs->cur, ns, q->local);
@@ -607,6 +620,9 @@ xmlstream_setup(struct xmlstream *xs)
 	XML_SetStartDoctypeDeclHandler(p, xmlstream_on_doctype);
 	XML_SetEntityDeclHandler(p, xmlstream_on_entity);
 	xs->parser = p;
+	/* Depth 1 is the stream, up to max_depth + 1 the stanza's elements. */
+	xs->textlen = xcalloc((size_t)xs->opts.max_depth + 2,
+	                      sizeof(*xs->textlen));
 }
 
 struct xmlstream *
@@ -632,9 +648,6 @@ xmlstream_new(const struct xmlstream_opts *opts,
 		xs->opts.max_attr_len = XMLSTREAM_DEF_ATTR_LEN;
 	if (xs->opts.max_text == 0)
 		xs->opts.max_text = XMLSTREAM_DEF_TEXT;
-	/* Depth 1 is the stream, up to max_depth + 1 the stanza's elements. */
-	xs->textlen = xcalloc((size_t)xs->opts.max_depth + 2,
-	                      sizeof(*xs->textlen));
 	if (cbs != NULL)
 		xs->cbs = *cbs;
 	xs->arg = arg;
@@ -651,6 +664,9 @@ xmlstream_clear(struct xmlstream *xs)
 	stanza_free(xs->hdr);
 	stanza_free(xs->top);
 	xs->hdr = xs->top = xs->cur = NULL;
+	free(xs->hdr_prefix);
+	xs->hdr_prefix = NULL;
+	xs->base = 0;
 	xmlstream_decl_pop(xs->hdrns, &xs->nhdrns, 0);
 	xmlstream_decl_pop(xs->ns, &xs->nns, 0);
 	free(xs->hdrns);
@@ -665,6 +681,8 @@ xmlstream_clear(struct xmlstream *xs)
 	xs->pending_unsafe = xs->safe = xs->bad_text = false;
 	xs->depth = 0;
 	xs->pend_base = xs->fed = xs->mark = xs->top_start = xs->ev_end = 0;
+	free(xs->textlen);
+	xs->textlen = NULL;
 }
 
 void
@@ -675,7 +693,6 @@ xmlstream_free(struct xmlstream *xs)
 	if (xs->in_feed)
 		fatalx("%s: called from a callback", __func__);
 	xmlstream_clear(xs);
-	free(xs->textlen);
 	free(xs);
 }
 
@@ -755,6 +772,49 @@ xmlstream_trim(struct xmlstream *xs)
 
 	util_buf_consume(&xs->pend, (size_t)(from - xs->pend_base));
 	xs->pend_base = from;
+	/* Nothing held: most streams wait here for long. */
+	if (xs->pend.len == 0)
+		util_buf_free(&xs->pend);
+}
+
+/* A compacted stream gets a new parser, which first reads a copy of the
+ * header with the same qualified name and namespace declarations (and no
+ * events): it is then where the old one was. Expat counts the copy's
+ * bytes, so BASE puts its offsets back on the peer's. */
+static int
+xmlstream_resume(struct xmlstream *xs)
+{
+	struct util_buf b = {0};
+	enum XML_Status st;
+	size_t i;
+
+	xmlstream_setup(xs);
+	util_buf_puts(&b, "<");
+	if (xs->hdr_prefix != NULL)
+		util_buf_printf(&b, "%s:", xs->hdr_prefix);
+	util_buf_puts(&b, "stream");
+	for (i = 0; i < xs->nhdrns; i++) {
+		util_buf_puts(&b, " xmlns");
+		if (xs->hdrns[i].prefix != NULL)
+			util_buf_printf(&b, ":%s", xs->hdrns[i].prefix);
+		util_buf_puts(&b, "='");
+		stanza_escape(&b, xs->hdrns[i].uri, strlen(xs->hdrns[i].uri),
+		              true);
+		util_buf_puts(&b, "'");
+	}
+	util_buf_puts(&b, ">");
+	xs->replaying = true;
+	st = XML_Parse(xs->parser, b.data, (int)b.len, XML_FALSE);
+	xs->replaying = false;
+	xs->base = (int64_t)xs->fed - (int64_t)b.len;
+	util_buf_free(&b);
+	if (st == XML_STATUS_OK)
+		return 0;
+	/* Expat took this header once: not the peer's doing. */
+	log_error(LOG_SUB_XML, 0, "xmlstream cannot resume a compacted "
+	          "stream: %s", XML_ErrorString(XML_GetErrorCode(xs->parser)));
+	xmlstream_fail(xs, S2SD_EXML_MALFORMED, "stream could not resume");
+	return xs->err;
 }
 
 /* The body of xmlstream_feed, which runs with callbacks allowed. */
@@ -767,6 +827,8 @@ xmlstream_feed_cb(struct xmlstream *xs, const char *buf, size_t len)
 
 	if (xs->state == XMLSTREAM_CLOSED)
 		return xmlstream_after_close(xs, buf, len);
+	if (xs->parser == NULL && xmlstream_resume(xs) < 0)
+		return xs->err;
 	/* NUL is never XML. Expat also takes a NUL among the first bytes (or
 	 * a UTF-16 BOM) as a switch to UTF-16 even when told UTF-8, which
 	 * would make raw bytes differ from what they mean: expat never sees
@@ -813,6 +875,31 @@ xmlstream_feed(struct xmlstream *xs, const void *buf, size_t len)
 	if (xs->reset_pending)
 		xmlstream_reset(xs);
 	return rc;
+}
+
+bool
+xmlstream_compact(struct xmlstream *xs)
+{
+	if (xs->parser == NULL)
+		return true;
+	/* Between top-level elements, every byte fed reported by an event:
+	 * expat holds nothing but the header's context, which the header
+	 * and its declarations (kept here) give back. */
+	if (xs->in_feed || xs->state != XMLSTREAM_OPEN || xs->depth != 1 ||
+	    xs->bad_text || xs->pending_decls > 0 || xs->mark != xs->fed)
+		return false;
+	XML_ParserFree(xs->parser);
+	xs->parser = NULL;
+	free(xs->textlen);
+	xs->textlen = NULL;
+	util_buf_free(&xs->pend);
+	return true;
+}
+
+bool
+xmlstream_is_compact(const struct xmlstream *xs)
+{
+	return xs->parser == NULL && xs->pend.cap == 0;
 }
 
 const struct stanza *

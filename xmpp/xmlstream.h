@@ -74,6 +74,13 @@ void xmlstream_stop(struct xmlstream *xs);
  * errors and buffered input; expect a new header. From a callback, the rest
  * of the current buffer is not parsed. */
 void xmlstream_reset(struct xmlstream *xs);
+/* For an idle stream: between top-level elements, with no partial token
+ * held, free the parser and buffers (some 10 KiB); the next feed rebuilds
+ * them and goes on as if nothing happened. Not from a callback. True when
+ * compact (now or already), false when the stream is not at such a point
+ * (nothing changes). xmlstream_is_compact: no parser or buffer held. */
+bool xmlstream_compact(struct xmlstream *xs);
+bool xmlstream_is_compact(const struct xmlstream *xs);
 
 /* The header of the current stream (borrowed), NULL before it arrived. */
 const struct stanza *xmlstream_header(const struct xmlstream *xs);
