@@ -3,6 +3,7 @@ log in the harness's temporary directory; run as root in the foreground."""
 import os
 import re
 import secrets
+import time
 
 from . import procs
 from .server import Server, Stream
@@ -114,6 +115,7 @@ class Prosody(Server):
     def _start(self):
         for name in sorted(self.wanted | set(self.users)):
             self._register(name)
+        self.started_mono = time.monotonic()
         self.proc = procs.Proc("prosody", ["prosody", "--config", self.conf, "-F"],
                                os.path.join(self.ctx.logdir, "prosody.out"),
                                netns=self.ctx.net.name).start()
@@ -232,7 +234,10 @@ class ProsodyHome(Server):
         self.mode = mode
         if self.home._task is None:
             self.home.start()
-        if not self.home.wait_attached(10):
+        # attached to this Prosody process: after a restart the event may
+        # still be set until the old link's loss is noticed
+        since = getattr(self.prosody, "started_mono", 0.0)
+        if not self.home.wait_attached_since(since, 10):
             raise RuntimeError("home node could not attach to Prosody's component "
                                "port: %s" % self.home.last_problem())
 

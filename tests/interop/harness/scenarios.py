@@ -343,10 +343,12 @@ def policy_steps(t, lu, ru):
     t.note("deny in: %s got %s" % (ru.jid, "%s/%s" % (err["type"], err["condition"])
                                    if err else "no error within %gs" % NEGATIVE))
     t.deliver(lu, ru, "s4 out while in is denied")
-    # a peer that caches the refusal would bounce the next step's traffic
-    R.forget_failures()
     t.step("policy: deny %s out (hot reload)" % R.domain)
     L.set_policy(R.domain, "out")
+    # a peer that caches the refusal would bounce the next step's traffic;
+    # after the policy change, or a peer that forgets by restarting
+    # (ejabberd) connects again at once and caches a fresh refusal
+    R.forget_failures()
     t.step("message %s -> %s bounces with not-allowed" % (lu.jid, ru.jid))
     sid = lu.send_message(ru.jid, "s4 denied out")
     until(lambda: any(e["id"] == sid for e in lu.errors), DELIVERY)

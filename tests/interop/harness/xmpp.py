@@ -360,6 +360,7 @@ class HomeNode:
         self.users = {}
         self.xmpp = None
         self.attached = threading.Event()
+        self.attached_at = 0.0
         self.events = []            # (time, text): link history for reports
         self._stop = False
         self._task = None
@@ -409,6 +410,7 @@ class HomeNode:
             await asyncio.sleep(0.02)
         if started.is_set():
             self.xmpp = x
+            self.attached_at = time.monotonic()
             self.attached.set()
             self._note("attached to %s:%d as %s" % (self.address + (self.component_jid,)))
             return None
@@ -438,6 +440,15 @@ class HomeNode:
 
     def wait_attached(self, timeout):
         return self.attached.wait(timeout)
+
+    def wait_attached_since(self, since, timeout):
+        """Attached by a link made after SINCE (time.monotonic())."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.attached.is_set() and self.attached_at >= since:
+                return True
+            time.sleep(0.02)
+        return False
 
     def stop(self):
         self._stop = True
